@@ -1,0 +1,11 @@
+//! GS1 and EPC identifiers, sans IO.
+//!
+//! Every form in which a unit's identifier reaches unitrace (element strings with Application
+//! Identifiers, barcode scan data, GS1 Digital Link URIs, EPC pure-identity and tag URIs, and the
+//! binary EPC of an RFID tag) is parsed and validated here, and converted to every other form.
+//! No I/O, no async, no global mutable state.
+
+pub mod check;
+mod error;
+
+pub use error::IdError;
