@@ -5,7 +5,18 @@
 //! binary EPC of an RFID tag) is parsed and validated here, and converted to every other form.
 //! No I/O, no async, no global mutable state.
 
+// GS1 Application Identifier side.
+pub mod ai;
 pub mod check;
+pub mod digital_link;
+pub mod element;
+pub mod lint;
+
+// EPC side.
+pub mod epc;
+pub mod gcp;
+pub mod identity;
+
 mod error;
 
 pub use error::IdError;
