@@ -1,0 +1,1 @@
+//! Compressed GS1 Digital Link.
