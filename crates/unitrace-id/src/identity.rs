@@ -212,7 +212,7 @@ string_part!(
 );
 impl Grai {
     pub fn new(s: &str) -> Result<Self, IdError> {
-        if s.len() < 14 || !all_digits(&s[..14]) {
+        if s.len() < 14 || !s.as_bytes()[..14].iter().all(u8::is_ascii_digit) {
             return Err(IdError::ai("8003", "must start with 14 digits"));
         }
         if !s.starts_with('0') {
@@ -260,7 +260,7 @@ string_part!(
 );
 impl Gdti {
     pub fn new(s: &str) -> Result<Self, IdError> {
-        if s.len() < 13 {
+        if s.len() < 13 || !s.as_bytes()[..13].iter().all(u8::is_ascii_digit) {
             return Err(IdError::ai("253", "must start with 13 digits"));
         }
         check_digits("253", &s[..13], 13)?;
@@ -287,7 +287,7 @@ string_part!(
 );
 impl Sgcn {
     pub fn new(s: &str) -> Result<Self, IdError> {
-        if s.len() < 13 {
+        if s.len() < 13 || !s.as_bytes()[..13].iter().all(u8::is_ascii_digit) {
             return Err(IdError::ai("255", "must start with 13 digits"));
         }
         check_digits("255", &s[..13], 13)?;
