@@ -84,13 +84,13 @@ pub fn percent_decode(s: &str) -> Result<String, IdError> {
 }
 
 /// The parts of a Digital Link URI after the scheme check.
-struct Split<'a> {
-    stem_end: usize,
-    path: &'a str,
-    query: &'a str,
+pub(crate) struct Split<'a> {
+    pub(crate) stem_end: usize,
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
 }
 
-fn split_uri(uri: &str) -> Result<Split<'_>, IdError> {
+pub(crate) fn split_uri(uri: &str) -> Result<Split<'_>, IdError> {
     if let Some(p) = uri.bytes().position(|c| !is_uri_char(c)) {
         return Err(IdError::syntax(format!(
             "URI contains an illegal character at position {}",
@@ -202,12 +202,22 @@ fn parse_query(query: &str, out: &mut Vec<(String, String)>) -> Result<(), IdErr
     Ok(())
 }
 
-/// Parses a GS1 Digital Link URI (uncompressed) into a validated element string: path AIs
-/// first, then query-string data attributes in the order given. Non-AI query parameters are
-/// ignored.
+/// Parses a GS1 Digital Link URI into a validated element string: path AIs first, then
+/// query-string data attributes in the order given. Non-AI query parameters (`linkType`, ...)
+/// are ignored. A compressed Digital Link (one base64url path segment) is decompressed.
 pub fn parse(uri: &str) -> Result<ElementString, IdError> {
     let sp = split_uri(uri)?;
-    let mut ais = parse_path(sp.path)?;
+    let mut ais = match parse_path(sp.path) {
+        Ok(ais) => ais,
+        Err(e) => {
+            // A compressed Digital Link: one base64url segment in place of the AI path.
+            let last = sp.path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+            match compress::decompress_segment(last) {
+                Ok((ais, _)) if last.len() >= 4 => ais,
+                _ => return Err(e),
+            }
+        }
+    };
     parse_query(sp.query, &mut ais)?;
     ElementString::from_ais(ais)
 }

@@ -20,3 +20,9 @@ pub mod identity;
 mod error;
 
 pub use error::IdError;
+
+pub use ai::{AiEntry, Charset, Component, Linter};
+pub use digital_link::compress::{
+    compress as compress_digital_link, decompress as decompress_digital_link,
+};
+pub use element::{ElementString, Symbology};
