@@ -21,7 +21,8 @@ const KINDS: [Kind; 11] = [
 ];
 
 fn digits(n: usize) -> impl Strategy<Value = String> {
-    proptest::collection::vec(0u8..10, n).prop_map(|v| v.iter().map(|d| char::from(b'0' + d)).collect())
+    proptest::collection::vec(0u8..10, n)
+        .prop_map(|v| v.iter().map(|d| char::from(b'0' + d)).collect())
 }
 
 /// A serial: numeric (fits -96 schemes) or any GS1 set-82 string.
@@ -54,20 +55,23 @@ fn identity() -> impl Strategy<Value = (Identity, usize)> {
                 "[!\"%&'()*+,\\-./0-9:;<=>?A-Z_a-z]{1,10}",
             )
         })
-        .prop_filter_map("valid parts", |(kind, gcp, reference, serial, num, giai)| {
-            let (reference, serial) = match kind {
-                Kind::Sgcn | Kind::Cpi => (reference, num),
-                Kind::Sscc | Kind::Gsrn | Kind::Gsrnp => (reference, String::new()),
-                Kind::Giai => (String::new(), giai),
-                Kind::Grai => (reference, serial.chars().take(16).collect()),
-                Kind::Gdti => (reference, serial.chars().take(17).collect()),
-                _ => (reference, serial),
-            };
-            let l = gcp.len();
-            Identity::from_epc_parts(kind, &gcp, &reference, &serial)
-                .ok()
-                .map(|id| (id, l))
-        });
+        .prop_filter_map(
+            "valid parts",
+            |(kind, gcp, reference, serial, num, giai)| {
+                let (reference, serial) = match kind {
+                    Kind::Sgcn | Kind::Cpi => (reference, num),
+                    Kind::Sscc | Kind::Gsrn | Kind::Gsrnp => (reference, String::new()),
+                    Kind::Giai => (String::new(), giai),
+                    Kind::Grai => (reference, serial.chars().take(16).collect()),
+                    Kind::Gdti => (reference, serial.chars().take(17).collect()),
+                    _ => (reference, serial),
+                };
+                let l = gcp.len();
+                Identity::from_epc_parts(kind, &gcp, &reference, &serial)
+                    .ok()
+                    .map(|id| (id, l))
+            },
+        );
     prop_oneof![1 => gid, 10 => gs1]
 }
 
