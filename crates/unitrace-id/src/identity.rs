@@ -139,6 +139,15 @@ digit_key!(
 );
 
 impl Gtin {
+    /// From 13 digits without the check digit (indicator first), computing the check digit.
+    pub(crate) fn from_body(body: [u8; 13]) -> Option<Self> {
+        let c = gs1_check_digit(&body)?;
+        let mut a = [0u8; 14];
+        a[..13].copy_from_slice(&body);
+        a[13] = c;
+        Some(Gtin(a))
+    }
+
     /// Accepts GTIN-8, -12, -13 or -14 and normalises to 14 digits.
     pub fn parse_any(s: &str) -> Result<Self, IdError> {
         match s.len() {

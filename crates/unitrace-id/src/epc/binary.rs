@@ -10,7 +10,7 @@
 
 use super::uri::format_tag;
 use crate::gcp::GcpResolver;
-use crate::identity::{is_cset82, Gid, Identity, Kind};
+use crate::identity::{is_cset82, Gid, Gtin, Identity, Kind, Serial};
 use crate::IdError;
 
 /// An EPC binary coding scheme.
@@ -356,6 +356,11 @@ impl Digits {
         }
         Digits { buf, len: n }
     }
+    /// `v` in decimal without leading zeros.
+    fn number(v: u64) -> Self {
+        let n = (1..20).find(|&d| v < POW10[d]).unwrap_or(20);
+        Digits::new(v, n)
+    }
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
@@ -608,9 +613,8 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
         let owned: String;
         let serial: &str = match scheme.tail() {
             Tail::Int(n) => {
-                let v = b.get(n);
-                owned = v.to_string();
-                &owned
+                tmp = Digits::number(b.get(n));
+                tmp.as_str()
             }
             Tail::Str(n) => {
                 owned = get_str(b, n, "serial")?;
@@ -638,9 +642,8 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
                 ""
             }
             Tail::GiaiInt => {
-                let v = b.get(82 - gcp_bits);
-                owned = v.to_string();
-                &owned
+                tmp = Digits::number(b.get(82 - gcp_bits));
+                tmp.as_str()
             }
             Tail::GiaiStr => {
                 owned = get_str(b, 188 - gcp_bits, "asset reference")?;
@@ -652,7 +655,21 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
                 &owned
             }
         };
-        let id = Identity::from_epc_parts(scheme.kind(), gcp.as_str(), reference.as_str(), serial)?;
+        let id = if scheme.kind() == Kind::Sgtin {
+            // Fast path (the common RFID read): build the GTIN digits in place.
+            let mut body = [0u8; 13];
+            body[0] = reference.buf[0];
+            body[1..1 + gcp_len].copy_from_slice(&gcp.buf[..gcp_len]);
+            body[1 + gcp_len..].copy_from_slice(&reference.buf[1..rd]);
+            let gtin = Gtin::from_body(body)
+                .ok_or_else(|| IdError::syntax("EPC binary: bad GTIN digits"))?;
+            Identity::Sgtin {
+                gtin,
+                serial: Serial::new(serial)?,
+            }
+        } else {
+            Identity::from_epc_parts(scheme.kind(), gcp.as_str(), reference.as_str(), serial)?
+        };
         (filter, gcp_len, id)
     };
     // Padding to the 16-bit word must be zero.
