@@ -322,19 +322,13 @@ fn iban(b: &[u8]) -> Result<(), String> {
     }
 }
 
-/// UN/ECE Recommendation 21 package type codes: one to three upper-case letters or digits.
-/// (Format check only; the full code list is not embedded.)
+/// PackageTypeCode (UN/ECE Recommendation 21 and GS1 additions).
 fn package_type(b: &[u8]) -> Result<(), String> {
-    if (1..=3).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    {
+    let s = std::str::from_utf8(b).unwrap_or("");
+    if PACKAGE_TYPES.binary_search(&s).is_ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a package type code",
-            String::from_utf8_lossy(b)
-        ))
+        Err(format!("{s} is not a valid package type code"))
     }
 }
 
@@ -407,6 +401,7 @@ fn coupon_code(b: &[u8]) -> Result<(), String> {
     }
     c.take(3, "family code")?;
     let mut last = 0u8;
+    let mut expiry: Option<&[u8]> = None;
     while !c.done() {
         let field = c.digit("optional field")?;
         if field <= last {
@@ -425,6 +420,11 @@ fn coupon_code(b: &[u8]) -> Result<(), String> {
             3 | 4 => {
                 let d = c.take(6, "date")?;
                 date(d, false, false)?;
+                if field == 3 {
+                    expiry = Some(d);
+                } else if expiry.is_some_and(|e| e < d) {
+                    return Err("coupon expiration date is before its start date".into());
+                }
             }
             5 => {
                 c.vli_field("serial number", 0..=9, 6)?;
@@ -468,6 +468,39 @@ fn second_third_purchase(c: &mut Cur<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// PackageTypeCode values (sorted).
+pub const PACKAGE_TYPES: &[&str] = &[
+    "1A", "1B", "1D", "1F", "1G", "1W", "200", "201", "202", "203", "204", "205", "206", "210",
+    "211", "212", "2C", "3A", "3H", "43", "44", "4A", "4B", "4C", "4D", "4F", "4G", "4H", "5H",
+    "5L", "5M", "6H", "6P", "7A", "7B", "8", "8A", "8B", "8C", "9", "AA", "AB", "AC", "AD", "AF",
+    "AG", "AH", "AI", "AJ", "AL", "AM", "AP", "APE", "AT", "AV", "B4", "BB", "BC", "BD", "BE",
+    "BF", "BG", "BGE", "BH", "BI", "BJ", "BK", "BL", "BM", "BME", "BN", "BO", "BP", "BQ", "BR",
+    "BRI", "BS", "BT", "BU", "BV", "BW", "BX", "BY", "BZ", "CA", "CB", "CBL", "CC", "CCE", "CD",
+    "CE", "CF", "CG", "CH", "CI", "CJ", "CK", "CL", "CM", "CN", "CO", "CP", "CQ", "CR", "CS", "CT",
+    "CU", "CV", "CW", "CX", "CY", "CZ", "DA", "DB", "DC", "DG", "DH", "DI", "DJ", "DK", "DL", "DM",
+    "DN", "DP", "DPE", "DR", "DS", "DT", "DU", "DV", "DW", "DX", "DY", "E1", "E2", "E3", "EC",
+    "ED", "EE", "EF", "EG", "EH", "EI", "EN", "FB", "FC", "FD", "FE", "FI", "FL", "FO", "FOB",
+    "FP", "FPE", "FR", "FT", "FW", "FX", "GB", "GI", "GL", "GR", "GU", "GY", "GZ", "HA", "HB",
+    "HC", "HG", "HN", "HR", "IA", "IB", "IC", "ID", "IE", "IF", "IG", "IH", "IK", "IL", "IN", "IZ",
+    "JB", "JC", "JG", "JR", "JT", "JY", "KG", "KI", "LAB", "LE", "LG", "LT", "LU", "LV", "LZ",
+    "MA", "MB", "MC", "ME", "MPE", "MR", "MS", "MT", "MW", "MX", "NA", "NE", "NF", "NG", "NS",
+    "NT", "NU", "NV", "OA", "OB", "OC", "OD", "OE", "OF", "OK", "OPE", "OT", "OU", "P2", "PA",
+    "PAE", "PB", "PC", "PD", "PE", "PF", "PG", "PH", "PI", "PJ", "PK", "PL", "PLP", "PN", "PO",
+    "POP", "PP", "PPE", "PR", "PT", "PU", "PUE", "PV", "PX", "PY", "PZ", "QA", "QB", "QC", "QD",
+    "QF", "QG", "QH", "QJ", "QK", "QL", "QM", "QN", "QP", "QQ", "QR", "QS", "RB1", "RB2", "RB3",
+    "RCB", "RD", "RG", "RJ", "RK", "RL", "RO", "RT", "RZ", "S1", "SA", "SB", "SC", "SD", "SE",
+    "SEC", "SH", "SI", "SK", "SL", "SM", "SO", "SP", "SS", "ST", "STL", "SU", "SV", "SW", "SX",
+    "SY", "SZ", "T1", "TB", "TC", "TD", "TE", "TEV", "TG", "THE", "TI", "TK", "TL", "TN", "TO",
+    "TR", "TRE", "TS", "TT", "TTE", "TU", "TV", "TW", "TWE", "TY", "TZ", "UC", "UN", "UUE", "VA",
+    "VG", "VI", "VK", "VL", "VN", "VO", "VP", "VQ", "VR", "VS", "VY", "WA", "WB", "WC", "WD", "WF",
+    "WG", "WH", "WJ", "WK", "WL", "WM", "WN", "WP", "WQ", "WR", "WRP", "WS", "WT", "WU", "WV",
+    "WW", "WX", "WY", "WZ", "X11", "X12", "X15", "X16", "X17", "X18", "X19", "X20", "X3", "XA",
+    "XB", "XC", "XD", "XF", "XG", "XH", "XJ", "XK", "YA", "YB", "YC", "YD", "YF", "YG", "YH", "YJ",
+    "YK", "YL", "YM", "YN", "YP", "YQ", "YR", "YS", "YT", "YV", "YW", "YX", "YY", "YZ", "ZA", "ZB",
+    "ZC", "ZD", "ZF", "ZG", "ZH", "ZJ", "ZK", "ZL", "ZM", "ZN", "ZP", "ZQ", "ZR", "ZS", "ZT", "ZU",
+    "ZV", "ZW", "ZX", "ZY", "ZZ",
+];
 
 /// ISO 3166-1 numeric country codes (sorted).
 pub const ISO3166: &[&str] = &[
@@ -537,7 +570,7 @@ mod tests {
 
     #[test]
     fn lists_are_sorted() {
-        for l in [ISO3166, ISO3166_ALPHA2, ISO4217] {
+        for l in [ISO3166, ISO3166_ALPHA2, ISO4217, PACKAGE_TYPES] {
             assert!(l.windows(2).all(|w| w[0] < w[1]));
         }
     }
@@ -581,5 +614,13 @@ mod tests {
         assert!(lint(Linter::CouponPosOffer, "109521231234560123456").is_ok());
         assert!(lint(Linter::CouponPosOffer, "201952123451234560").is_err());
         assert!(lint(Linter::CouponCode, "095212312345610101001").is_ok());
+        // with expiration (3) and start (4) dates: start after expiry is an error
+        assert!(lint(Linter::CouponCode, "09521231234561010100132512314250101").is_ok());
+        assert!(lint(Linter::CouponCode, "09521231234561010100132501014251231").is_err());
+        assert!(lint(Linter::CouponCode, "09521231234561010100185").is_err());
+        assert!(lint(Linter::PackageType, "BX").is_ok());
+        assert!(lint(Linter::PackageType, "QQQ").is_err());
+        assert!(lint(Linter::MediaType, "10").is_ok());
+        assert!(lint(Linter::MediaType, "11").is_err());
     }
 }

@@ -34,6 +34,12 @@ fn table_contents() {
     for w in ai::AI_TABLE.windows(2) {
         assert!(w[0].ai < w[1].ai);
     }
+    assert!(ai::AI_KEYS.windows(2).all(|w| w[0] < w[1]));
+    for (e, k) in ai::AI_TABLE.iter().zip(ai::AI_KEYS.iter()) {
+        assert_eq!(ai::ai_key(e.ai.as_bytes()), Some(*k));
+        assert_eq!(ai::lookup(e.ai).map(|x| x.ai), Some(e.ai));
+    }
+    assert!(ai::lookup("1").is_none() && ai::lookup("01x").is_none() && ai::lookup("").is_none());
     for a in ai::AI_TABLE.iter() {
         for b in ai::AI_TABLE.iter() {
             assert!(

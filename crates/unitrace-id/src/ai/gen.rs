@@ -254,6 +254,16 @@ pub fn generate(dict: &str) -> Result<String, String> {
             pkey
         );
     }
+    s.push_str("];\n\n");
+    s.push_str("/// `AI_TABLE[i].ai` as a number for fast search: the AI right-padded with zeros to four\n/// digits, times ten, plus its length (ascending like the AIs themselves).\n");
+    let _ = writeln!(s, "pub static AI_KEYS: [u32; {}] = [", entries.len());
+    for chunk in entries.chunks(10) {
+        let ks: Vec<String> = chunk
+            .iter()
+            .map(|e| super::ai_key(e.ai.as_bytes()).unwrap_or(0).to_string())
+            .collect();
+        let _ = writeln!(s, "    {},", ks.join(", "));
+    }
     s.push_str("];\n");
     Ok(s)
 }

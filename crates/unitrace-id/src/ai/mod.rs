@@ -9,7 +9,7 @@ pub mod gen;
 #[rustfmt::skip]
 mod table;
 
-pub use table::{AI_TABLE, DICTIONARY_RELEASE};
+pub use table::{AI_KEYS, AI_TABLE, DICTIONARY_RELEASE};
 
 /// Character set of one component of an AI's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,22 +180,42 @@ impl Linter {
     }
 }
 
-/// Looks up an AI by its exact digits, e.g. `"01"` or `"3103"`.
-pub fn lookup(ai: &str) -> Option<&'static AiEntry> {
-    AI_TABLE
-        .binary_search_by(|e| e.ai.cmp(ai))
+/// The search key of an AI of 2 to 4 digits: the AI right-padded with zeros to four digits,
+/// times ten, plus its length. Keys sort like the AI strings (AIs are prefix-free).
+pub fn ai_key(ai: &[u8]) -> Option<u32> {
+    if !(2..=4).contains(&ai.len()) {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in ai {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(c - b'0');
+    }
+    for _ in ai.len()..4 {
+        n *= 10;
+    }
+    Some(n * 10 + ai.len() as u32)
+}
+
+fn lookup_key(key: u32) -> Option<&'static AiEntry> {
+    AI_KEYS
+        .binary_search(&key)
         .ok()
         .and_then(|i| AI_TABLE.get(i))
 }
 
+/// Looks up an AI by its exact digits, e.g. `"01"` or `"3103"`.
+pub fn lookup(ai: &str) -> Option<&'static AiEntry> {
+    lookup_key(ai_key(ai.as_bytes())?)
+}
+
 /// Finds the AI that `data` begins with (AIs are prefix-free, 2 to 4 digits).
 pub fn lookup_prefix(data: &str) -> Option<&'static AiEntry> {
+    let b = data.as_bytes();
     for len in 2..=4 {
-        let p = data.get(..len)?;
-        if !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        if let Some(e) = lookup(p) {
+        if let Some(e) = lookup_key(ai_key(b.get(..len)?)?) {
             return Some(e);
         }
     }
