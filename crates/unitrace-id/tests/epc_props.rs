@@ -2,7 +2,9 @@
 //! canonical key, pure URI, tag URI and hex for each scheme it fits); every parser is total.
 
 use proptest::prelude::*;
-use unitrace_id::epc::{decode_hex, format_pure, parse_epc_uri, parse_tag_uri, EpcTag, Scheme};
+use unitrace_id::epc::{
+    decode_hex, format_pure, parse_epc_uri, parse_tag_uri, EpcPattern, EpcTag, Lgtin, Scheme,
+};
 use unitrace_id::gcp::{table_gcp_len, GcpResolver};
 use unitrace_id::identity::{Gid, Identity, Kind};
 
@@ -131,6 +133,10 @@ proptest! {
         let _ = parse_epc_uri(&s);
         let _ = parse_tag_uri(&s);
         let _ = decode_hex(&s);
+        let _ = Lgtin::parse_class_uri(&s);
+        let _ = Lgtin::parse_class_uri(&format!("urn:epc:class:lgtin:{s}"));
+        let _ = EpcPattern::parse(&s);
+        let _ = EpcPattern::parse(&format!("urn:epc:idpat:sgtin:{s}"));
         let _ = table_gcp_len(&s);
         let _ = GcpResolver::new().gtin_company_prefix(&s);
         let _ = Identity::from_ais(&[("01".into(), s.clone()), ("21".into(), s.clone())]);
@@ -147,6 +153,8 @@ proptest! {
     ) {
         let _ = parse_epc_uri(&format!("urn:epc:id:{kind}:{body}"));
         let _ = parse_tag_uri(&format!("urn:epc:tag:{scheme}:{body}"));
+        let _ = EpcPattern::parse(&format!("urn:epc:idpat:{kind}:{body}"));
+        let _ = Lgtin::parse_class_uri(&format!("urn:epc:class:lgtin:{body}"));
     }
 
     #[test]

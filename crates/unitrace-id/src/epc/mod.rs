@@ -15,3 +15,5 @@ pub mod uri;
 
 pub use binary::{decode_hex, EpcTag, Scheme};
 pub use uri::{format_pure, parse_epc_uri, parse_tag_uri, EpcUri};
+pub mod class;
+pub use class::{EpcPattern, Lgtin};
