@@ -34,6 +34,14 @@ fn cases(ops: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// The AI an oracle's error message names first, e.g. `01` in "AI (01): The numeric check digit
+/// is incorrect"; our message must name the same AI (the text itself may differ).
+fn named_ai(msg: &str) -> Option<&str> {
+    let start = msg.find("AI (")? + 4;
+    let len = msg[start..].find(')')?;
+    Some(&msg[start..start + len])
+}
+
 fn ais_json(es: &ElementString) -> Value {
     Value::Array(
         es.ais()
@@ -114,7 +122,14 @@ fn digital_link_vectors() {
         };
         checked += 1;
         match (outcome, valid) {
-            (Ok(()), true) | (Err(_), false) => {}
+            (Ok(()), true) => {}
+            (Err(ours), false) => {
+                if let Some(ai) = named_ai(c["error"].as_str().unwrap_or("")) {
+                    if !ours.contains(&format!("({ai})")) {
+                        failures.push(format!("{id}: error {ours:?} does not name AI ({ai})"));
+                    }
+                }
+            }
             (Ok(()), false) => failures.push(format!("{id}: accepted invalid input")),
             (Err(err), true) => failures.push(format!("{id}: rejected valid input: {err}")),
         }

@@ -23,6 +23,14 @@ fn cases(ops: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// The AI an oracle's error message names first, e.g. `01` in "AI (01): The numeric check digit
+/// is incorrect"; our message must name the same AI (the text itself may differ).
+fn named_ai(msg: &str) -> Option<&str> {
+    let start = msg.find("AI (")? + 4;
+    let len = msg[start..].find(')')?;
+    Some(&msg[start..start + len])
+}
+
 fn ais_json(es: &ElementString) -> Value {
     Value::Array(
         es.ais()
@@ -45,7 +53,8 @@ fn element_string_vectors() {
             _ => ElementString::parse_bracketed(input),
         };
         // bad-017 (`]E00952123454321`): EAN-13 scan data whose check digit is wrong (1, should
-        // be 6); we map ]E0 to AI (01) and reject it on the check digit like the syntax engine.
+        // be 4); we map ]E0 to AI (01) and reject it on the check digit like the syntax engine
+        // (see `error_messages_name_the_ai`).
         let valid = c["valid"].as_bool().unwrap();
         match (&res, valid) {
             (Ok(es), true) => {
@@ -91,7 +100,14 @@ fn element_string_vectors() {
                     }
                 }
             }
-            (Err(_), false) => {}
+            (Err(err), false) => {
+                let ours = err.to_string();
+                if let Some(ai) = named_ai(c["error"].as_str().unwrap_or("")) {
+                    if !ours.contains(&format!("({ai})")) {
+                        failures.push(format!("{id}: error {ours:?} does not name AI ({ai})"));
+                    }
+                }
+            }
             (Ok(es), false) => failures.push(format!("{id}: accepted invalid input as {es}")),
             (Err(err), true) => failures.push(format!("{id}: rejected valid input: {err}")),
         }
@@ -108,6 +124,10 @@ fn error_messages_name_the_ai() {
         e.to_string().starts_with("AI (17): invalid date 251332"),
         "{e}"
     );
+    let e = ElementString::parse_scan_data("]E00952123454321").unwrap_err();
+    assert_eq!(e.to_string(), "AI (01): check digit should be 4, found 1");
+    let es = ElementString::parse_scan_data("]E09521234543213").unwrap();
+    assert_eq!(es.to_bracketed(), "(01)09521234543213");
     let e = ElementString::parse_scan_data("]X0123").unwrap_err();
     assert!(e.to_string().contains("]X0"), "{e}");
 }
