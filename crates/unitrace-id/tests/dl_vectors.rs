@@ -139,6 +139,23 @@ fn digital_link_vectors() {
 }
 
 #[test]
+fn compression_keeps_other_parameters() {
+    let uri = "https://id.gs1.org/01/09521234543213/21/12345?linkType=gs1:pip&17=261231";
+    let c = compress::compress(uri, true).unwrap();
+    assert!(c.ends_with("?linkType=gs1:pip"), "{c}");
+    assert_eq!(
+        compress::decompress_to_uri(&c).unwrap(),
+        "https://id.gs1.org/01/09521234543213/21/12345?17=261231&linkType=gs1:pip"
+    );
+    // a compressed URI is also accepted by the ordinary parser
+    let es = digital_link::parse(&c).unwrap();
+    assert_eq!(es.get("17"), Some("261231"));
+    // garbage in the compressed segment is an error, not a panic
+    assert!(compress::decompress("https://id.gs1.org/AAAA").is_err());
+    assert!(compress::decompress("https://id.gs1.org/%%%").is_err());
+}
+
+#[test]
 fn path_prefix_order_and_query() {
     let es = digital_link::parse(
         "http://example.com/a/b/01/09521234543213/10/L1?linkType=all&17=251200#frag",

@@ -316,10 +316,28 @@ pub fn compress_ais(es: &ElementString, optimise: bool) -> Result<String, IdErro
 }
 
 /// Compresses a GS1 Digital Link URI, keeping its scheme and host.
+///
+/// Query parameters that are not AIs (`linkType=...`) are kept, uncompressed, as the query.
 pub fn compress(uri: &str, optimise: bool) -> Result<String, IdError> {
     let es = super::parse(uri)?;
-    let stem = super::stem_of(uri)?;
-    Ok(format!("{stem}/{}", compress_ais(&es, optimise)?))
+    let sp = super::split_uri(uri)?;
+    let mut out = format!("{}/{}", &uri[..sp.stem_end], compress_ais(&es, optimise)?);
+    append_other_params(&mut out, sp.query);
+    Ok(out)
+}
+
+/// Appends the query parameters whose keys are not AIs.
+fn append_other_params(out: &mut String, query: &str) {
+    let mut first = !out.contains('?');
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let key = param.split('=').next().unwrap_or("");
+        if key.bytes().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        out.push(if first { '?' } else { '&' });
+        first = false;
+        out.push_str(param);
+    }
 }
 
 /// Compresses an element string onto a stem such as `https://id.gs1.org`.
@@ -552,7 +570,25 @@ pub fn decompress(uri: &str) -> Result<ElementString, IdError> {
 
 /// Decompresses a compressed Digital Link URI into the uncompressed URI on the same scheme
 /// and host.
+///
+/// Non-AI query parameters of the input, and non-GS1 key-value pairs compressed into the
+/// segment, become query parameters of the output.
 pub fn decompress_to_uri(uri: &str) -> Result<String, IdError> {
-    let es = decompress(uri)?;
-    super::to_digital_link_with_stem(&es, super::stem_of(uri)?)
+    let sp = super::split_uri(uri)?;
+    let seg = sp
+        .path
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .ok_or_else(|| IdError::syntax("URI has no compressed path segment"))?;
+    let (ais, other) = decompress_segment(seg)?;
+    let es = ElementString::from_ais(ais)?;
+    let mut out = super::to_digital_link_with_stem(&es, &uri[..sp.stem_end])?;
+    for (k, v) in &other {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(k);
+        out.push('=');
+        super::percent_encode(v, &mut out);
+    }
+    append_other_params(&mut out, sp.query);
+    Ok(out)
 }
