@@ -35,6 +35,35 @@ const KNOWN: &[(&str, &str, u8, &str, &str)] = &[
         "2E74257BF4499602D2000000",
         "(8017)061414112345678902",
     ),
+    (
+        "urn:epc:id:cpi:0614141.98765.12345",
+        "cpi-96",
+        3,
+        "3C74257BF400C0E680003039",
+        "(8010)061414198765(8011)12345",
+    ),
+    (
+        "urn:epc:id:cpi:0614141.123456.0",
+        "cpi-96",
+        1,
+        "3C34257BF400F12000000000",
+        "(8010)0614141123456(8011)0",
+    ),
+    // TDS gives the 132 bits of this example; padded to 16-bit words it ends in 000.
+    (
+        "urn:epc:id:cpi:0614141.5PQ7%2FZ43.12345",
+        "cpi-var",
+        3,
+        "3D74257BF75411DEF6B4CC00000003039000",
+        "(8010)06141415PQ7/Z43(8011)12345",
+    ),
+    (
+        "urn:epc:id:cpi:0614141.12-456.123456789",
+        "cpi-var",
+        0,
+        "3D14257BF71CADD35D8000075BCD1500",
+        "(8010)061414112-456(8011)123456789",
+    ),
 ];
 
 #[test]
@@ -49,6 +78,7 @@ fn tds_examples_both_ways() {
         assert_eq!(d.pure_uri(), uri);
         assert_eq!(d.filter(), filter);
         assert_eq!(d.scheme(), scheme);
+        assert_eq!(d.hex(), hex);
         // From the element string's AIs via the GCP table to the same URI.
         assert_eq!(u.identity.to_epc_uri(&GcpResolver::new()).unwrap(), uri);
     }
@@ -110,6 +140,13 @@ fn binary_errors_are_clear() {
     assert!(e("3074257BF7194E4000001A8G").contains("hex"));
     // SSCC-96 reserved bits must be zero.
     assert!(e("3114257BF4499602D2000001").contains("reserved"));
+    // CPI-var: the length must match the content exactly.
+    assert!(decode_hex("3D74257BF75411DEF6B4CC00000003039").is_err());
+    assert!(decode_hex("3D74257BF75411DEF6B4CC000000030390000000").is_err());
+    // CPI-96 part reference with a leading zero cannot be an integer.
+    let u = parse_epc_uri("urn:epc:id:cpi:0614141.0123.1").unwrap();
+    assert!(EpcTag::new(Scheme::Cpi96, 0, u.identity.clone(), u.gcp_len).is_err());
+    assert!(EpcTag::new(Scheme::CpiVar, 0, u.identity, u.gcp_len).is_ok());
     // Lower case is accepted, output is upper case.
     assert_eq!(
         decode_hex("3074257bf7194e4000001a85").unwrap().hex(),

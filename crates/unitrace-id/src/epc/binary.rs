@@ -10,7 +10,7 @@
 
 use super::uri::format_tag;
 use crate::gcp::GcpResolver;
-use crate::identity::{is_cset82, Gid, Gtin, Identity, Kind, Serial};
+use crate::identity::{is_cset39, is_cset82, Gid, Gtin, Identity, Kind, Serial};
 use crate::IdError;
 
 /// An EPC binary coding scheme.
@@ -31,6 +31,9 @@ pub enum Scheme {
     Gdti174,
     Sgcn96,
     Gid96,
+    Cpi96,
+    /// CPI-var: variable length (its part reference is 6-bit characters).
+    CpiVar,
 }
 
 /// How the field after company prefix and reference is encoded.
@@ -48,12 +51,27 @@ enum Tail {
     GiaiInt,
     /// GIAI-202: 7-bit string in what the partition leaves of 188 bits.
     GiaiStr,
+    /// CPI-96: integer part reference (size by partition), 31-bit serial.
+    Cpi96,
+    /// CPI-var: 6-bit part reference ended by six zero bits, 40-bit serial.
+    CpiVar,
 }
+
+/// CPI-96 part reference (bits, max digits) per partition.
+const CPI96_PART: [(u32, usize); 7] = [
+    (11, 3),
+    (14, 4),
+    (17, 5),
+    (21, 6),
+    (24, 7),
+    (27, 8),
+    (31, 9),
+];
 
 /// Company prefix bits per partition (digits = 12 - partition).
 const GCP_BITS: [u32; 7] = [40, 37, 34, 30, 27, 24, 20];
 
-const ALL: [Scheme; 15] = [
+const ALL: [Scheme; 17] = [
     Scheme::Sgtin96,
     Scheme::Sgtin198,
     Scheme::Sscc96,
@@ -69,6 +87,8 @@ const ALL: [Scheme; 15] = [
     Scheme::Gdti174,
     Scheme::Sgcn96,
     Scheme::Gid96,
+    Scheme::Cpi96,
+    Scheme::CpiVar,
 ];
 
 impl Scheme {
@@ -95,6 +115,8 @@ impl Scheme {
             Scheme::Gdti174 => "gdti-174",
             Scheme::Sgcn96 => "sgcn-96",
             Scheme::Gid96 => "gid-96",
+            Scheme::Cpi96 => "cpi-96",
+            Scheme::CpiVar => "cpi-var",
         }
     }
 
@@ -121,6 +143,8 @@ impl Scheme {
             Scheme::Gsrnp96 => 0x2E,
             Scheme::Gdti174 => 0x3E,
             Scheme::Sgcn96 => 0x3F,
+            Scheme::Cpi96 => 0x3C,
+            Scheme::CpiVar => 0x3D,
         }
     }
 
@@ -129,9 +153,10 @@ impl Scheme {
         ALL.iter().copied().find(|x| x.header() == h)
     }
 
-    /// The scheme's length in bits (before padding to 16-bit words).
+    /// The scheme's length in bits (before padding to 16-bit words); for CPI-var, the maximum.
     pub fn bits(self) -> u32 {
         match self {
+            Scheme::CpiVar => 244,
             Scheme::Sgtin198 => 198,
             Scheme::Sgln195 => 195,
             Scheme::Grai170 => 170,
@@ -141,7 +166,7 @@ impl Scheme {
         }
     }
 
-    /// Hex digits of an encoding (bits padded to whole 16-bit words).
+    /// Hex digits of an encoding (bits padded to whole 16-bit words); for CPI-var, the maximum.
     pub fn hex_len(self) -> usize {
         (self.bits() as usize).div_ceil(16) * 4
     }
@@ -159,6 +184,7 @@ impl Scheme {
             Scheme::Gdti96 | Scheme::Gdti174 => Kind::Gdti,
             Scheme::Sgcn96 => Kind::Sgcn,
             Scheme::Gid96 => Kind::Gid,
+            Scheme::Cpi96 | Scheme::CpiVar => Kind::Cpi,
         }
     }
 
@@ -196,6 +222,8 @@ impl Scheme {
             Scheme::Giai96 => Tail::GiaiInt,
             Scheme::Giai202 => Tail::GiaiStr,
             Scheme::Gid96 => Tail::Zero(0),
+            Scheme::Cpi96 => Tail::Cpi96,
+            Scheme::CpiVar => Tail::CpiVar,
         }
     }
 }
@@ -262,6 +290,7 @@ pub struct EpcTag {
     identity: Identity,
     gcp_len: usize,
     bits: [u8; 32],
+    hex_len: usize,
 }
 
 fn int_serial(s: &str, bits: u32, what: &str, scheme: Scheme) -> Result<u64, IdError> {
@@ -387,13 +416,14 @@ impl EpcTag {
             )));
         }
         let gcp_len = if scheme.has_filter() { gcp_len } else { 0 };
-        let bits = encode_bits(scheme, filter, &identity, gcp_len)?;
+        let (bits, hex_len) = encode_bits(scheme, filter, &identity, gcp_len)?;
         Ok(EpcTag {
             scheme,
             filter: if scheme.has_filter() { filter } else { 0 },
             identity,
             gcp_len,
             bits,
+            hex_len,
         })
     }
 
@@ -442,7 +472,7 @@ impl EpcTag {
     /// The binary as upper-case hex, padded to 16-bit words.
     pub fn hex(&self) -> String {
         const H: &[u8; 16] = b"0123456789ABCDEF";
-        let n = self.scheme.hex_len();
+        let n = self.hex_len;
         let mut s = String::with_capacity(n);
         for i in 0..n {
             let byte = self.bits[i / 2];
@@ -453,7 +483,7 @@ impl EpcTag {
     }
     /// The binary, padded to 16-bit words.
     pub fn bytes(&self) -> &[u8] {
-        &self.bits[..self.scheme.hex_len() / 2]
+        &self.bits[..self.hex_len / 2]
     }
 }
 
@@ -462,7 +492,7 @@ fn encode_bits(
     filter: u8,
     id: &Identity,
     gcp_len: usize,
-) -> Result<[u8; 32], IdError> {
+) -> Result<([u8; 32], usize), IdError> {
     let mut b = Bits::new();
     b.put(u64::from(scheme.header()), 8);
     if let Identity::Gid(g) = id {
@@ -510,6 +540,24 @@ fn encode_bits(
                 let n = 82 - gcp_bits;
                 b.put(int_serial(p.serial, n, "asset reference", scheme)?, n);
             }
+            Tail::Cpi96 => {
+                let (n, d) = CPI96_PART[partition];
+                let r = &p.reference;
+                if r.len() > d {
+                    return Err(IdError::syntax(format!(
+                        "part reference {r:?} does not fit {scheme}: at most {d} digits with a {gcp_len}-digit company prefix"
+                    )));
+                }
+                b.put(int_serial(r, n, "part reference", scheme)?, n);
+                b.put(int_serial(p.serial, 31, "serial", scheme)?, 31);
+            }
+            Tail::CpiVar => {
+                for c in p.reference.bytes() {
+                    b.put(u64::from(c & 0x3f), 6);
+                }
+                b.pos += 6;
+                b.put(int_serial(p.serial, 40, "serial", scheme)?, 40);
+            }
             Tail::GiaiStr => {
                 let n = 188 - gcp_bits;
                 put_str(&mut b, p.serial, n, 30 - gcp_len, "asset reference", scheme)?;
@@ -518,7 +566,7 @@ fn encode_bits(
     }
     let mut out = [0u8; 32];
     out.copy_from_slice(&b.buf[..32]);
-    Ok(out)
+    Ok((out, (b.pos as usize).div_ceil(16) * 4))
 }
 
 fn hex_nibble(c: u8) -> Option<u8> {
@@ -546,7 +594,7 @@ pub fn decode_hex(hex: &str) -> Result<EpcTag, IdError> {
             "EPC binary: unknown or unsupported header 0x{header:02X}"
         ))
     })?;
-    if h.len() != scheme.hex_len() {
+    if h.len() > scheme.hex_len() || (scheme != Scheme::CpiVar && h.len() != scheme.hex_len()) {
         return Err(IdError::syntax(format!(
             "EPC binary: {scheme} needs {} bits ({} hex digits), found {} bits",
             scheme.bits(),
@@ -564,10 +612,10 @@ pub fn decode_hex(hex: &str) -> Result<EpcTag, IdError> {
             _ => return Err(IdError::syntax("EPC binary: not hexadecimal")),
         }
     }
-    decode_bits(scheme, &mut b)
+    decode_bits(scheme, &mut b, h.len())
 }
 
-fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
+fn decode_bits(scheme: Scheme, b: &mut Bits, hex_len: usize) -> Result<EpcTag, IdError> {
     let raw = {
         let mut r = [0u8; 32];
         r.copy_from_slice(&b.buf[..32]);
@@ -611,6 +659,7 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
         };
         let tmp: Digits;
         let owned: String;
+        let mut cpi_part: Option<String> = None;
         let serial: &str = match scheme.tail() {
             Tail::Int(n) => {
                 tmp = Digits::number(b.get(n));
@@ -645,6 +694,39 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
                 tmp = Digits::number(b.get(82 - gcp_bits));
                 tmp.as_str()
             }
+            Tail::Cpi96 => {
+                let (n, d) = CPI96_PART[partition];
+                let v = b.get(n);
+                if v >= POW10[d] {
+                    return Err(IdError::syntax(format!(
+                        "EPC binary: CPI part reference {v} has more than {d} digits"
+                    )));
+                }
+                cpi_part = Some(Digits::number(v).as_str().to_string());
+                tmp = Digits::number(b.get(31));
+                tmp.as_str()
+            }
+            Tail::CpiVar => {
+                let mut part = String::new();
+                loop {
+                    let c = b.get(6) as u8;
+                    if c == 0 {
+                        break;
+                    }
+                    let ch = if c < 32 { c + 64 } else { c };
+                    if !is_cset39(ch) || part.len() >= 30 - gcp_len {
+                        return Err(IdError::syntax("EPC binary: bad CPI-var part reference"));
+                    }
+                    part.push(char::from(ch));
+                }
+                cpi_part = Some(part);
+                let v = b.get(40);
+                if v >= POW10[12] {
+                    return Err(IdError::syntax("EPC binary: CPI serial above 12 digits"));
+                }
+                tmp = Digits::number(v);
+                tmp.as_str()
+            }
             Tail::GiaiStr => {
                 owned = get_str(b, 188 - gcp_bits, "asset reference")?;
                 if owned.len() > 30 - gcp_len {
@@ -668,12 +750,19 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
                 serial: Serial::new(serial)?,
             }
         } else {
-            Identity::from_epc_parts(scheme.kind(), gcp.as_str(), reference.as_str(), serial)?
+            let r = cpi_part.as_deref().unwrap_or(reference.as_str());
+            Identity::from_epc_parts(scheme.kind(), gcp.as_str(), r, serial)?
         };
         (filter, gcp_len, id)
     };
+    if scheme == Scheme::CpiVar && (b.pos as usize).div_ceil(16) * 4 != hex_len {
+        return Err(IdError::syntax(format!(
+            "EPC binary: this cpi-var needs {} hex digits, found {hex_len}",
+            (b.pos as usize).div_ceil(16) * 4
+        )));
+    }
     // Padding to the 16-bit word must be zero.
-    let end = (scheme.hex_len() * 4) as u32;
+    let end = (hex_len * 4) as u32;
     while b.pos < end {
         let n = (end - b.pos).min(64);
         if b.get(n) != 0 {
@@ -686,5 +775,6 @@ fn decode_bits(scheme: Scheme, b: &mut Bits) -> Result<EpcTag, IdError> {
         identity,
         gcp_len,
         bits: raw,
+        hex_len,
     })
 }
