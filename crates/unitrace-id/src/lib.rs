@@ -26,3 +26,6 @@ pub use digital_link::compress::{
     compress as compress_digital_link, decompress as decompress_digital_link,
 };
 pub use element::{ElementString, Symbology};
+pub use epc::{decode_hex as decode_epc_hex, parse_epc_uri, parse_tag_uri, EpcTag, EpcUri, Scheme};
+pub use gcp::GcpResolver;
+pub use identity::Identity;
