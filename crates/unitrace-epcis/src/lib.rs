@@ -2,3 +2,7 @@
 //! validation and the canonical event hash.
 
 pub mod xml;
+pub use xml::{
+    read_document_value, write_document_value, CbvXmlFormat, XmlError, XmlErrorKind,
+    XmlEventReader, XmlEventWriter, XmlLimits, XmlWriteOptions,
+};
