@@ -7,13 +7,50 @@ use crate::ai::Linter;
 use crate::check::verify_gs1_check_digit;
 
 /// Runs one linter over a component's data.
+#[allow(clippy::manual_is_multiple_of)] // keeps the MSRV (1.85)
 pub fn lint(linter: Linter, data: &str) -> Result<(), String> {
     let b = data.as_bytes();
     match linter {
         Linter::Csum => csum(b),
         Linter::CsumAlpha => csum_alpha(b),
-        Linter::GcpPos1 => gcp_at(b, 0),
-        Linter::GcpPos2 => gcp_at(b, 1),
+        Linter::GcpPos1 | Linter::Key => gcp_at(b, 0),
+        Linter::GcpPos2 | Linter::KeyOff1 => gcp_at(b, 1),
+        Linter::Mm => two_digit_range(b, 1, 12, "month"),
+        Linter::MmOptSs => match b.len() {
+            2 => two_digit_range(b, 0, 59, "minute"),
+            4 => {
+                two_digit_range(&b[..2], 0, 59, "minute")?;
+                two_digit_range(&b[2..], 0, 59, "second")
+            }
+            _ => Err(format!("invalid minutes {data}")),
+        },
+        Linter::Yymmddhh => {
+            if b.len() != 8 {
+                return Err(format!("invalid date and hour {data}"));
+            }
+            date(&b[..6], false, false)?;
+            two_digit_range(&b[6..], 0, 23, "hour")
+        }
+        Linter::Yyyymmd0 => date(b, true, true),
+        Linter::Iso3166List => {
+            if b.is_empty() || b.len() % 3 != 0 {
+                return Err(format!(
+                    "{data} is not a list of ISO 3166 numeric country codes"
+                ));
+            }
+            for code in data.as_bytes().chunks(3) {
+                let c = std::str::from_utf8(code).unwrap_or("");
+                in_list(ISO3166, c, "ISO 3166 numeric country code")?;
+            }
+            Ok(())
+        }
+        Linter::LatLong => {
+            if b.len() != 20 {
+                return Err(format!("invalid latitude/longitude {data}"));
+            }
+            bounded_number(&b[..10], 1_800_000_000, "latitude")?;
+            bounded_number(&b[10..], 3_600_000_000, "longitude")
+        }
         Linter::HasNonDigit => {
             if b.iter().all(u8::is_ascii_digit) {
                 Err("must contain at least one non-digit character".into())
@@ -24,7 +61,7 @@ pub fn lint(linter: Linter, data: &str) -> Result<(), String> {
         Linter::Hh => two_digit_range(b, 0, 23, "hour"),
         Linter::Mi => two_digit_range(b, 0, 59, "minute"),
         Linter::Ss => two_digit_range(b, 0, 59, "second"),
-        Linter::Hhmi => hhmi(b),
+        Linter::Hhmi | Linter::Hhmm => hhmi(b),
         Linter::Hyphen => {
             if b.iter().all(|&c| c == b'-') {
                 Ok(())
@@ -618,6 +655,20 @@ mod tests {
         assert!(lint(Linter::CouponCode, "09521231234561010100132512314250101").is_ok());
         assert!(lint(Linter::CouponCode, "09521231234561010100132501014251231").is_err());
         assert!(lint(Linter::CouponCode, "09521231234561010100185").is_err());
+        assert!(lint(Linter::Yymmddhh, "25123123").is_ok());
+        assert!(lint(Linter::Yymmddhh, "25123124").is_err());
+        assert!(lint(Linter::Iso3166List, "528276").is_ok());
+        assert!(lint(Linter::Iso3166List, "528999").is_err());
+        assert!(lint(Linter::MmOptSs, "5959").is_ok());
+        assert!(lint(Linter::MmOptSs, "60").is_err());
+        assert!(lint(Linter::LatLong, "18000000003600000000").is_ok());
+        assert!(lint(Linter::LatLong, "18000000013600000000").is_err());
+        assert!(lint(Linter::Key, "9521A").is_ok());
+        assert!(lint(Linter::KeyOff1, "0952A").is_err());
+        for (name, l) in [("csum", Linter::Csum), ("yyyymmd0", Linter::Yyyymmd0)] {
+            assert_eq!(Linter::from_name(name), Some(l));
+            assert_eq!(l.name(), name);
+        }
         assert!(lint(Linter::PackageType, "BX").is_ok());
         assert!(lint(Linter::PackageType, "QQQ").is_err());
         assert!(lint(Linter::MediaType, "10").is_ok());
