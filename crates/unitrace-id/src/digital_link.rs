@@ -127,6 +127,44 @@ pub(crate) fn split_uri(uri: &str) -> Result<Split<'_>, IdError> {
     })
 }
 
+/// GS1 Digital Link short names ("convenience alphas", GS1 DL URI Syntax 1.1) accepted in
+/// place of the numeric AIs of primary keys and key qualifiers. Output always uses AIs.
+pub const SHORT_NAMES: &[(&str, &str)] = &[
+    ("cpid", "8010"),
+    ("cpsn", "8011"),
+    ("cpv", "22"),
+    ("gcn", "255"),
+    ("gdti", "253"),
+    ("giai", "8004"),
+    ("ginc", "401"),
+    ("gln", "414"),
+    ("glnx", "254"),
+    ("gmn", "8013"),
+    ("grai", "8003"),
+    ("gsin", "402"),
+    ("gsrn", "8018"),
+    ("gsrnp", "8017"),
+    ("gtin", "01"),
+    ("itip", "8006"),
+    ("lot", "10"),
+    ("party", "417"),
+    ("payTo", "415"),
+    ("ser", "21"),
+    ("srin", "8019"),
+    ("sscc", "00"),
+];
+
+/// The AI a path segment or query key names: its digits, or a short name.
+fn ai_of(name: &str) -> Option<&'static AiEntry> {
+    if name.bytes().all(|c| c.is_ascii_digit()) {
+        return ai::lookup(name);
+    }
+    SHORT_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, a)| ai::lookup(a))
+}
+
 /// Whether `quals` (in path order) follow one of the key's ordered qualifier sequences.
 fn valid_qualifiers(key: &AiEntry, quals: &[&str]) -> bool {
     let Some(seqs) = key.dl_pkey else {
@@ -149,7 +187,7 @@ fn parse_path(path: &str) -> Result<Vec<(String, String)>, IdError> {
     let mut key_at = None;
     let mut j = segs.len();
     while j >= 2 {
-        let Some(e) = ai::lookup(segs[j - 2]) else {
+        let Some(e) = ai_of(segs[j - 2]) else {
             break;
         };
         if e.dl_pkey.is_some() {
@@ -162,8 +200,12 @@ fn parse_path(path: &str) -> Result<Vec<(String, String)>, IdError> {
             "no GS1 Digital Link primary key found in the URI path",
         ));
     };
-    let key = ai::lookup(segs[k]).ok_or_else(|| IdError::syntax("no primary key"))?;
-    let quals: Vec<&str> = segs[k + 2..].iter().step_by(2).copied().collect();
+    let key = ai_of(segs[k]).ok_or_else(|| IdError::syntax("no primary key"))?;
+    let quals: Vec<&str> = segs[k + 2..]
+        .iter()
+        .step_by(2)
+        .map(|q| ai_of(q).map_or(*q, |e| e.ai))
+        .collect();
     if !valid_qualifiers(key, &quals) {
         return Err(IdError::syntax(format!(
             "the AIs in the path ({}) are not a valid key-qualifier sequence for key AI ({})",
@@ -174,6 +216,7 @@ fn parse_path(path: &str) -> Result<Vec<(String, String)>, IdError> {
     let mut out = Vec::with_capacity(1 + quals.len());
     for pair in segs[k..].chunks(2) {
         if let [a, v] = pair {
+            let a = ai_of(a).map_or(*a, |e| e.ai);
             out.push((a.to_string(), percent_decode(v)?));
         }
     }
@@ -183,11 +226,17 @@ fn parse_path(path: &str) -> Result<Vec<(String, String)>, IdError> {
 fn parse_query(query: &str, out: &mut Vec<(String, String)>) -> Result<(), IdError> {
     for param in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = param.split_once('=').unwrap_or((param, ""));
-        if k.is_empty() || !k.bytes().all(|c| c.is_ascii_digit()) {
-            continue; // not an AI: linkType, context, other application parameters
-        }
-        let e = ai::lookup(k)
-            .ok_or_else(|| IdError::syntax(format!("unrecognised AI ({k}) in the query string")))?;
+        let numeric = !k.is_empty() && k.bytes().all(|c| c.is_ascii_digit());
+        let e = match ai_of(k) {
+            Some(e) => e,
+            None if numeric => {
+                return Err(IdError::syntax(format!(
+                    "unrecognised AI ({k}) in the query string"
+                )))
+            }
+            None => continue, // not an AI: linkType, context, other application parameters
+        };
+        let k = e.ai;
         if !e.dl_data_attr {
             return Err(IdError::ai(
                 k,

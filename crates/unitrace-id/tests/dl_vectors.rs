@@ -156,6 +156,26 @@ fn compression_keeps_other_parameters() {
 }
 
 #[test]
+fn short_names() {
+    let es = digital_link::parse(
+        "https://example.com/gtin/09521234543213/lot/ABC/ser/S1?17=261231&linkType=gs1:pip",
+    )
+    .unwrap();
+    assert_eq!(
+        es.to_bracketed(),
+        "(01)09521234543213(10)ABC(21)S1(17)261231"
+    );
+    assert_eq!(
+        es.to_digital_link().unwrap(),
+        "https://id.gs1.org/01/09521234543213/10/ABC/21/S1?17=261231"
+    );
+    let es = digital_link::parse("https://example.com/sscc/106141411234567897").unwrap();
+    assert_eq!(es.to_bracketed(), "(00)106141411234567897");
+    // short names follow the same qualifier order rules
+    assert!(digital_link::parse("https://example.com/gtin/09521234543213/ser/S1/lot/A").is_err());
+}
+
+#[test]
 fn path_prefix_order_and_query() {
     let es = digital_link::parse(
         "http://example.com/a/b/01/09521234543213/10/L1?linkType=all&17=251200#frag",
