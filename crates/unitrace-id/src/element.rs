@@ -49,8 +49,10 @@ impl Symbology {
     }
 }
 
-/// A validated GS1 element string: AIs and values in their original order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A validated GS1 element string: AIs and values in their original order. Serializes as a
+/// list of `[ai, value]` pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct ElementString {
     ais: Vec<(String, String)>,
 }
@@ -337,7 +339,9 @@ impl ElementString {
 
     /// Parses barcode scan data: a symbology identifier (`]C1`, `]e0`, `]d2`, `]Q3`, `]J1`)
     /// followed by AI data with ASCII GS as FNC1; `]E0` (EAN-13) and `]E4` (EAN-8) become AI (01);
-    /// or unbracketed data starting with `^`, where `^` stands for FNC1.
+    /// `]Q1`, `]d1` or `]z0` followed by a GS1 Digital Link URI is parsed as that URI; or
+    /// unbracketed data starting with `^`, where `^` stands for FNC1. Any other symbology
+    /// identifier is an error that names it.
     pub fn parse_scan_data(s: &str) -> Result<Self, IdError> {
         if let Some(rest) = s.strip_prefix('^') {
             return Self::from_ais(split_element_string(rest, b'^')?);
@@ -361,6 +365,16 @@ impl ElementString {
                 return Self::from_ais(vec![("01".to_string(), gtin)]);
             }
             _ => {}
+        }
+        // A plain QR Code / Data Matrix / Aztec holding a GS1 Digital Link URI.
+        if matches!(id, "]Q1" | "]d1" | "]z0") {
+            let lower = data
+                .get(..8)
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            if lower.starts_with("https://") || lower.starts_with("http://") {
+                return crate::digital_link::parse(data);
+            }
         }
         if Symbology::from_id(id).is_none() {
             return Err(IdError::syntax(format!(

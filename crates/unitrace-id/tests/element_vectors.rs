@@ -128,6 +128,15 @@ fn error_messages_name_the_ai() {
     assert_eq!(e.to_string(), "AI (01): check digit should be 4, found 1");
     let es = ElementString::parse_scan_data("]E09521234543213").unwrap();
     assert_eq!(es.to_bracketed(), "(01)09521234543213");
+    // a Digital Link in a plain QR Code
+    let es =
+        ElementString::parse_scan_data("]Q1https://id.gs1.org/01/09521234543213/21/A").unwrap();
+    assert_eq!(es.to_bracketed(), "(01)09521234543213(21)A");
+    assert_eq!(
+        serde_json::to_string(&es).unwrap(),
+        r#"[["01","09521234543213"],["21","A"]]"#
+    );
+    assert!(ElementString::parse_scan_data("]Q1hello").is_err());
     let e = ElementString::parse_scan_data("]X0123").unwrap_err();
     assert!(e.to_string().contains("]X0"), "{e}");
 }
