@@ -215,20 +215,19 @@ fn table_interval(key: u64) -> Option<(usize, u8)> {
 /// the usable digits. `None` when the table does not know (length 0 or no matching prefix), or
 /// when the digits present are too few to decide.
 pub fn table_gcp_len(digits: &str) -> Option<usize> {
-    let d: Vec<u8> = digits
-        .bytes()
-        .take_while(|b| b.is_ascii_digit())
-        .take(WIDTH)
-        .map(|b| b - b'0')
-        .collect();
-    if d.is_empty() {
+    let mut v = 0u64;
+    let mut n = 0usize;
+    for b in digits.bytes().take(WIDTH) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + u64::from(b - b'0');
+        n += 1;
+    }
+    if n == 0 {
         return None;
     }
-    let mut v = 0u64;
-    for &x in &d {
-        v = v * 10 + u64::from(x);
-    }
-    let scale = POW10[WIDTH - d.len()];
+    let scale = POW10[WIDTH - n];
     let lo = v * scale;
     let hi = lo + scale - 1;
     let (i, len) = table_interval(lo)?;
@@ -240,7 +239,7 @@ pub fn table_gcp_len(digits: &str) -> Option<usize> {
         }
     }
     let len = usize::from(len);
-    (len != 0 && len <= d.len()).then_some(len)
+    (len != 0 && len <= n).then_some(len)
 }
 
 /// Resolves GCP lengths: configured company prefixes first (longest match), then the GS1 table.
