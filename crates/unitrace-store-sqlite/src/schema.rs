@@ -1,0 +1,159 @@
+//! SQLite schema and its migrations (run at open; `PRAGMA user_version` is the schema version).
+
+use rusqlite::Connection;
+use unitrace_store::{StoreError, StoreResult};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: events, their index rows, unit state, class stock, master data.
+    r#"
+CREATE TABLE event (
+    seq INTEGER PRIMARY KEY,
+    hash_id TEXT NOT NULL,
+    event_id TEXT,
+    event_type INTEGER NOT NULL,
+    event_time INTEGER NOT NULL,
+    tz_offset TEXT NOT NULL,
+    record_time INTEGER NOT NULL,
+    action INTEGER,
+    biz_step TEXT,
+    disposition TEXT,
+    read_point TEXT,
+    biz_location TEXT,
+    transformation_id TEXT,
+    parent_id TEXT,
+    empty_delete INTEGER NOT NULL,
+    pdisp_set TEXT,
+    pdisp_unset TEXT,
+    ilmd_lot TEXT,
+    ilmd_expiry TEXT,
+    err_time INTEGER,
+    err_reason TEXT,
+    document TEXT NOT NULL
+);
+CREATE UNIQUE INDEX event_hash ON event(hash_id);
+CREATE UNIQUE INDEX event_eid ON event(event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX event_etime ON event(event_time);
+CREATE INDEX event_rtime ON event(record_time);
+CREATE INDEX event_bizloc ON event(biz_location) WHERE biz_location IS NOT NULL;
+
+CREATE TABLE event_epc (
+    epc TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    event_seq INTEGER NOT NULL,
+    role INTEGER NOT NULL,
+    PRIMARY KEY (epc, event_time, event_seq, role)
+) WITHOUT ROWID;
+
+CREATE TABLE event_quantity (
+    event_seq INTEGER NOT NULL,
+    role INTEGER NOT NULL,
+    epc_class TEXT NOT NULL,
+    quantity REAL,
+    uom TEXT
+);
+CREATE INDEX event_quantity_seq ON event_quantity(event_seq);
+CREATE INDEX event_quantity_class ON event_quantity(epc_class);
+
+CREATE TABLE event_pdisp (event_seq INTEGER NOT NULL, op INTEGER NOT NULL, value TEXT NOT NULL);
+CREATE INDEX event_pdisp_value ON event_pdisp(value, op);
+
+CREATE TABLE event_biztx (event_seq INTEGER NOT NULL, kind INTEGER NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX event_biztx_value ON event_biztx(value, kind, type);
+
+CREATE TABLE event_corrective (event_seq INTEGER NOT NULL, event_id TEXT NOT NULL);
+CREATE INDEX event_corrective_id ON event_corrective(event_id);
+
+CREATE TABLE event_sensor (
+    event_seq INTEGER NOT NULL,
+    type TEXT,
+    device_id TEXT,
+    value REAL,
+    min_value REAL,
+    max_value REAL,
+    mean_value REAL,
+    uom TEXT,
+    time INTEGER
+);
+CREATE INDEX event_sensor_seq ON event_sensor(event_seq);
+
+CREATE TABLE unit_state (
+    epc TEXT PRIMARY KEY,
+    commissioned_at INTEGER,
+    commissioned_where TEXT,
+    commissioned_by_step INTEGER NOT NULL,
+    last_event_time INTEGER NOT NULL,
+    last_event_seq INTEGER NOT NULL,
+    biz_location TEXT,
+    read_point TEXT,
+    disposition TEXT,
+    pdisps TEXT,
+    lot TEXT,
+    expiry TEXT,
+    parent TEXT,
+    parent_since_time INTEGER,
+    parent_since_seq INTEGER
+) WITHOUT ROWID;
+CREATE INDEX unit_state_parent ON unit_state(parent) WHERE parent IS NOT NULL;
+CREATE INDEX unit_state_lot ON unit_state(lot) WHERE lot IS NOT NULL;
+CREATE INDEX unit_state_bizloc ON unit_state(biz_location) WHERE biz_location IS NOT NULL;
+
+CREATE TABLE class_stock (
+    epc_class TEXT NOT NULL,
+    location TEXT NOT NULL,
+    uom TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    PRIMARY KEY (epc_class, location, uom)
+) WITHOUT ROWID;
+
+CREATE TABLE location (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    parent_id TEXT,
+    latitude REAL,
+    longitude REAL,
+    attributes TEXT
+) WITHOUT ROWID;
+CREATE INDEX location_parent ON location(parent_id);
+
+CREATE TABLE product (
+    gtin TEXT PRIMARY KEY,
+    name TEXT,
+    owner TEXT,
+    warranty TEXT,
+    temp_min REAL,
+    temp_max REAL,
+    attributes TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE party (
+    gln TEXT PRIMARY KEY,
+    name TEXT,
+    attributes TEXT
+) WITHOUT ROWID;
+"#,
+];
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// Bring the schema up to date; refuse a database written by a newer version.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {version} is newer than this build knows ({known})"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(db_err)?;
+        tx.execute_batch(sql).map_err(db_err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+    }
+    Ok(())
+}

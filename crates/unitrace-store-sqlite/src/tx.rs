@@ -1,0 +1,410 @@
+//! The capture engine's operations on one open SQLite write transaction.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use unitrace_store::engine::CaptureTx;
+use unitrace_store::state::{EventFacts, RoleSet};
+use unitrace_store::{
+    Action, CaptureEvent, EpcRole, EventType, StoreError, StoreResult, UnitState,
+};
+
+use crate::schema::db_err;
+
+pub(crate) struct SqliteTx<'c> {
+    pub conn: &'c Connection,
+}
+
+fn json_list(v: &[String]) -> Option<String> {
+    if v.is_empty() {
+        None
+    } else {
+        serde_json::to_string(v).ok()
+    }
+}
+
+fn parse_list(s: Option<String>) -> StoreResult<Vec<String>> {
+    match s {
+        None => Ok(Vec::new()),
+        Some(s) => {
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("stored list: {e}")))
+        }
+    }
+}
+
+/// Columns of `event` that make [`EventFacts`], in this order.
+pub(crate) const FACT_COLS: &str = "e.seq, e.event_type, e.event_time, e.action, e.biz_step, e.disposition, \
+     e.read_point, e.biz_location, e.pdisp_set, e.pdisp_unset, e.ilmd_lot, e.ilmd_expiry, e.parent_id, e.empty_delete";
+
+/// An `event` row as read, before its codes and lists are decoded.
+pub(crate) struct RawFacts {
+    facts: EventFacts,
+    type_code: i64,
+    action_code: Option<i64>,
+    pdisp_set: Option<String>,
+    pdisp_unset: Option<String>,
+}
+
+pub(crate) fn facts_from_row(r: &Row<'_>) -> rusqlite::Result<RawFacts> {
+    Ok(RawFacts {
+        facts: EventFacts {
+            seq: r.get(0)?,
+            event_type: EventType::ObjectEvent,
+            event_time: r.get(2)?,
+            action: None,
+            biz_step: r.get(4)?,
+            disposition: r.get(5)?,
+            read_point: r.get(6)?,
+            biz_location: r.get(7)?,
+            pdisp_set: Vec::new(),
+            pdisp_unset: Vec::new(),
+            ilmd_lot: r.get(10)?,
+            ilmd_expiry: r.get(11)?,
+            parent_id: r.get(12)?,
+            empty_delete: r.get::<_, i64>(13)? != 0,
+        },
+        type_code: r.get(1)?,
+        action_code: r.get(3)?,
+        pdisp_set: r.get(8)?,
+        pdisp_unset: r.get(9)?,
+    })
+}
+
+/// Finish a row read by [`facts_from_row`]: decode lists and codes.
+pub(crate) fn finish_facts(raw: RawFacts) -> StoreResult<EventFacts> {
+    let mut f = raw.facts;
+    f.event_type = EventType::from_code(raw.type_code)
+        .ok_or_else(|| StoreError::Corrupt(format!("event type code {}", raw.type_code)))?;
+    f.action = match raw.action_code {
+        None => None,
+        Some(c) => Some(
+            Action::from_code(c).ok_or_else(|| StoreError::Corrupt(format!("action code {c}")))?,
+        ),
+    };
+    f.pdisp_set = parse_list(raw.pdisp_set)?;
+    f.pdisp_unset = parse_list(raw.pdisp_unset)?;
+    Ok(f)
+}
+
+pub(crate) const UNIT_COLS: &str = "epc, commissioned_at, commissioned_where, commissioned_by_step, last_event_time, \
+     last_event_seq, biz_location, read_point, disposition, pdisps, lot, expiry, parent, parent_since_time, parent_since_seq";
+
+pub(crate) fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<(UnitState, Option<String>)> {
+    let pst: Option<i64> = r.get(13)?;
+    let pss: Option<i64> = r.get(14)?;
+    Ok((
+        UnitState {
+            epc: r.get(0)?,
+            commissioned_at: r.get(1)?,
+            commissioned_where: r.get(2)?,
+            commissioned_by_step: r.get::<_, i64>(3)? != 0,
+            last_event_time: r.get(4)?,
+            last_event_seq: r.get(5)?,
+            biz_location: r.get(6)?,
+            read_point: r.get(7)?,
+            disposition: r.get(8)?,
+            persistent_dispositions: Vec::new(),
+            lot: r.get(10)?,
+            expiry: r.get(11)?,
+            parent: r.get(12)?,
+            parent_since: pst.zip(pss),
+        },
+        r.get(9)?,
+    ))
+}
+
+pub(crate) fn finish_unit(raw: (UnitState, Option<String>)) -> StoreResult<UnitState> {
+    let (mut u, p) = raw;
+    u.persistent_dispositions = parse_list(p)?;
+    Ok(u)
+}
+
+impl CaptureTx for SqliteTx<'_> {
+    fn last_record_time(&mut self) -> StoreResult<Option<i64>> {
+        self.conn
+            .query_row("SELECT MAX(record_time) FROM event", [], |r| r.get(0))
+            .map_err(db_err)
+    }
+
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("SAVEPOINT req").map_err(db_err)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK TO req").map_err(db_err)
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("RELEASE req").map_err(db_err)
+    }
+
+    fn hash_exists(&mut self, hash_id: &str) -> StoreResult<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM event WHERE hash_id = ?1")
+            .map_err(db_err)?;
+        st.exists([hash_id]).map_err(db_err)
+    }
+
+    fn hash_of_event_id(&mut self, event_id: &str) -> StoreResult<Option<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT hash_id FROM event WHERE event_id = ?1")
+            .map_err(db_err)?;
+        st.query_row([event_id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)
+    }
+
+    fn insert_event(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+    ) -> StoreResult<i64> {
+        let c = self.conn;
+        {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
+                     biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
+                     pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                )
+                .map_err(db_err)?;
+            st.execute(params![
+                ev.hash_id,
+                ev.event_id,
+                ev.event_type.code(),
+                ev.event_time,
+                ev.event_time_zone_offset,
+                record_time,
+                ev.action.map(Action::code),
+                ev.biz_step,
+                ev.disposition,
+                ev.read_point,
+                ev.biz_location,
+                ev.transformation_id,
+                ev.parent_id(),
+                ev.is_empty_delete() as i64,
+                json_list(&ev.persistent_disposition_set),
+                json_list(&ev.persistent_disposition_unset),
+                ev.ilmd_lot,
+                ev.ilmd_expiry,
+                ev.error_declaration.as_ref().map(|e| e.declaration_time),
+                ev.error_declaration.as_ref().and_then(|e| e.reason.clone()),
+                document,
+            ])
+            .map_err(db_err)?;
+        }
+        let seq = c.last_insert_rowid();
+        if !ev.epcs.is_empty() {
+            let mut st = c
+                .prepare_cached("INSERT INTO event_epc (epc, event_time, event_seq, role) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db_err)?;
+            for (role, epc) in &ev.epcs {
+                st.execute(params![epc, ev.event_time, seq, role.code()])
+                    .map_err(db_err)?;
+            }
+        }
+        if !ev.quantities.is_empty() {
+            let mut st = c
+                .prepare_cached("INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(db_err)?;
+            for q in &ev.quantities {
+                st.execute(params![seq, q.role.code(), q.epc_class, q.quantity, q.uom])
+                    .map_err(db_err)?;
+            }
+        }
+        if !ev.persistent_disposition_set.is_empty() || !ev.persistent_disposition_unset.is_empty()
+        {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event_pdisp (event_seq, op, value) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(db_err)?;
+            for v in &ev.persistent_disposition_set {
+                st.execute(params![seq, 0i64, v]).map_err(db_err)?;
+            }
+            for v in &ev.persistent_disposition_unset {
+                st.execute(params![seq, 1i64, v]).map_err(db_err)?;
+            }
+        }
+        let tx_rows = ev.biz_transactions.len() + ev.sources.len() + ev.destinations.len();
+        if tx_rows > 0 {
+            let mut st = c
+                .prepare_cached("INSERT INTO event_biztx (event_seq, kind, type, value) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db_err)?;
+            for (kind, list) in [
+                (0i64, &ev.biz_transactions),
+                (1, &ev.sources),
+                (2, &ev.destinations),
+            ] {
+                for (ty, v) in list {
+                    st.execute(params![seq, kind, ty, v]).map_err(db_err)?;
+                }
+            }
+        }
+        if let Some(e) = &ev.error_declaration {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event_corrective (event_seq, event_id) VALUES (?1, ?2)",
+                )
+                .map_err(db_err)?;
+            for id in &e.corrective_event_ids {
+                st.execute(params![seq, id]).map_err(db_err)?;
+            }
+        }
+        if !ev.sensor_reports.is_empty() {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(db_err)?;
+            for s in &ev.sensor_reports {
+                st.execute(params![
+                    seq,
+                    s.report_type,
+                    s.device_id,
+                    s.value,
+                    s.min_value,
+                    s.max_value,
+                    s.mean_value,
+                    s.uom,
+                    s.time
+                ])
+                .map_err(db_err)?;
+            }
+        }
+        Ok(seq)
+    }
+
+    fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {UNIT_COLS} FROM unit_state WHERE epc = ?1"
+            ))
+            .map_err(db_err)?;
+        match st
+            .query_row([epc], unit_from_row)
+            .optional()
+            .map_err(db_err)?
+        {
+            Some(raw) => finish_unit(raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn save_unit(&mut self, s: &UnitState) -> StoreResult<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO unit_state ({UNIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))
+            .map_err(db_err)?;
+        st.execute(params![
+            s.epc,
+            s.commissioned_at,
+            s.commissioned_where,
+            s.commissioned_by_step as i64,
+            s.last_event_time,
+            s.last_event_seq,
+            s.biz_location,
+            s.read_point,
+            s.disposition,
+            json_list(&s.persistent_dispositions),
+            s.lot,
+            s.expiry,
+            s.parent,
+            s.parent_since.map(|p| p.0),
+            s.parent_since.map(|p| p.1),
+        ])
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLS}, x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = ?1 ORDER BY x.event_time, x.event_seq"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([epc], |r| Ok((facts_from_row(r)?, r.get::<_, i64>(14)?)))
+            .map_err(db_err)?;
+        let mut out: Vec<(EventFacts, RoleSet)> = Vec::new();
+        for row in rows {
+            let (raw, role) = row.map_err(db_err)?;
+            let role = EpcRole::from_code(role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role code {role}")))?;
+            match out.last_mut() {
+                Some((f, r)) if f.seq == raw.facts.seq => *r = r.with(role),
+                _ => out.push((finish_facts(raw)?, RoleSet::single(role))),
+            }
+        }
+        Ok(out)
+    }
+
+    fn empty_deletes(&mut self, parent: &str) -> StoreResult<Vec<EventFacts>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLS} FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = ?1 AND x.role = ?2 AND e.empty_delete = 1 ORDER BY x.event_time, x.event_seq"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map(params![parent, EpcRole::ParentId.code()], facts_from_row)
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(finish_facts(row.map_err(db_err)?)?);
+        }
+        Ok(out)
+    }
+
+    fn emptied_after(&mut self, parent: &str, key: (i64, i64)) -> StoreResult<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = ?1 AND x.role = ?2 AND (x.event_time, x.event_seq) > (?3, ?4) AND e.empty_delete = 1 LIMIT 1",
+            )
+            .map_err(db_err)?;
+        st.exists(params![parent, EpcRole::ParentId.code(), key.0, key.1])
+            .map_err(db_err)
+    }
+
+    fn empty_parent(&mut self, parent: &str, key: (i64, i64)) -> StoreResult<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "UPDATE unit_state SET parent = NULL, parent_since_time = NULL, parent_since_seq = NULL \
+                 WHERE parent = ?1 AND (parent_since_time IS NULL OR (parent_since_time, parent_since_seq) < (?2, ?3))",
+            )
+            .map_err(db_err)?;
+        st.execute(params![parent, key.0, key.1]).map_err(db_err)?;
+        Ok(())
+    }
+
+    fn add_stock(
+        &mut self,
+        epc_class: &str,
+        location: &str,
+        uom: &str,
+        delta: f64,
+    ) -> StoreResult<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO class_stock (epc_class, location, uom, quantity) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (epc_class, location, uom) DO UPDATE SET quantity = quantity + excluded.quantity",
+            )
+            .map_err(db_err)?;
+        st.execute(params![epc_class, location, uom, delta])
+            .map_err(db_err)?;
+        Ok(())
+    }
+}

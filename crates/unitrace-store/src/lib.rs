@@ -1,0 +1,204 @@
+//! unitrace event store: the backend-neutral part.
+//!
+//! - [`Store`]: the storage trait every backend implements (object safe: `Arc<dyn Store>`).
+//! - [`CaptureEvent`]: the flat projection of one EPCIS event that capture takes.
+//! - [`engine`]: the capture engine shared by backends (validation, idempotency, recordTime,
+//!   unit state in the same transaction, late events replayed in event-time order).
+//! - [`state`]: the pure rules of unit state.
+//! - [`EventQuery`]: the EPCIS 2.0 query parameters.
+//! - `conformance` (feature `conformance`): the test suite every backend runs.
+
+pub mod clock;
+pub mod engine;
+mod error;
+pub mod event;
+pub mod limits;
+pub mod master;
+pub mod query;
+pub mod state;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{StoreError, StoreResult};
+pub use event::{
+    Action, CaptureEvent, CaptureMode, CaptureOutcome, CaptureReport, EpcRole, ErrorDeclaration,
+    EventType, QuantityRole, QuantityRow, SensorReport, StoredEvent,
+};
+pub use master::{Location, Party, Product};
+pub use query::{
+    CmpOp, Containment, ContainmentNode, EventQuery, OrderBy, OrderDirection, QueryPage, StockRow,
+    TimelineEntry, UnitFilter,
+};
+pub use state::{HistoryItem, UnitState};
+
+use limits::{MAX_CONTAINMENT_DEPTH, MAX_CONTAINMENT_NODES, MAX_TIMELINE_EVENTS};
+
+/// The event store. Every method is safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Capture a document of events. Returns once the outcome is durable. `Err` only for faults of
+    /// the store or a request over a limit; bad events are reported per event in the report.
+    async fn capture(
+        &self,
+        events: Vec<CaptureEvent>,
+        mode: CaptureMode,
+    ) -> StoreResult<CaptureReport>;
+
+    /// Run an EPCIS event query; one page of results.
+    async fn query_events(&self, query: &EventQuery) -> StoreResult<QueryPage>;
+
+    async fn event_by_hash(&self, hash_id: &str) -> StoreResult<Option<StoredEvent>>;
+
+    /// Current state of one unit; None if no event names it.
+    async fn unit_state(&self, epc: &str) -> StoreResult<Option<UnitState>>;
+
+    /// Units currently inside `epc` (at most the containment node limit), sorted.
+    async fn children(&self, epc: &str) -> StoreResult<Vec<String>>;
+
+    /// Units matching a filter, ordered by EPC.
+    async fn list_units(&self, filter: &UnitFilter) -> StoreResult<Vec<UnitState>>;
+
+    /// Everything needed to replay a unit's state: events naming it and emptyings of its parents.
+    async fn unit_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>>;
+
+    /// Events naming `epc` (any role) with (eventTime, seq) strictly between the bounds, in
+    /// event-time order, at most `limit`.
+    async fn events_naming(
+        &self,
+        epc: &str,
+        after: Option<(i64, i64)>,
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Class-level stock, optionally for one class and/or one location.
+    async fn class_stock(
+        &self,
+        epc_class: Option<&str>,
+        location: Option<&str>,
+    ) -> StoreResult<Vec<StockRow>>;
+
+    async fn upsert_location(&self, location: &Location) -> StoreResult<()>;
+    async fn get_location(&self, id: &str) -> StoreResult<Option<Location>>;
+    async fn upsert_product(&self, product: &Product) -> StoreResult<()>;
+    async fn get_product(&self, gtin: &str) -> StoreResult<Option<Product>>;
+    async fn upsert_party(&self, party: &Party) -> StoreResult<()>;
+    async fn get_party(&self, gln: &str) -> StoreResult<Option<Party>>;
+
+    /// The timeline of one unit: every event naming it, plus (marked inferred) the events of every
+    /// container it was inside at the time, recursively up to the containment depth limit.
+    async fn timeline(&self, epc: &str) -> StoreResult<Vec<TimelineEntry>> {
+        let mut out: Vec<TimelineEntry> = self
+            .events_naming(epc, None, None, MAX_TIMELINE_EVENTS)
+            .await?
+            .into_iter()
+            .map(|event| TimelineEntry {
+                event,
+                inferred_via: None,
+            })
+            .collect();
+        let mut seen: HashSet<i64> = out.iter().map(|e| e.event.seq).collect();
+        // Work list: (unit, window after, window before, depth).
+        let mut work: Vec<(String, Option<(i64, i64)>, Option<(i64, i64)>, usize)> =
+            vec![(epc.to_string(), None, None, 0)];
+        while let Some((unit, lo, hi, depth)) = work.pop() {
+            if depth >= MAX_CONTAINMENT_DEPTH || out.len() >= MAX_TIMELINE_EVENTS {
+                continue;
+            }
+            let periods = state::containment_periods(&unit, self.unit_history(&unit).await?);
+            for p in periods {
+                // Intersect the period with the window.
+                let from = match lo {
+                    Some(l) if l > p.from => l,
+                    _ => p.from,
+                };
+                let to = match (hi, p.to) {
+                    (Some(h), Some(t)) => Some(h.min(t)),
+                    (Some(h), None) => Some(h),
+                    (None, t) => t,
+                };
+                if let Some(t) = to {
+                    if t <= from {
+                        continue;
+                    }
+                }
+                let room = MAX_TIMELINE_EVENTS.saturating_sub(out.len());
+                if room == 0 {
+                    break;
+                }
+                for event in self.events_naming(&p.parent, Some(from), to, room).await? {
+                    if seen.insert(event.seq) {
+                        out.push(TimelineEntry {
+                            event,
+                            inferred_via: Some(p.parent.clone()),
+                        });
+                    }
+                }
+                if p.parent != epc {
+                    work.push((p.parent.clone(), Some(from), to, depth + 1));
+                }
+            }
+        }
+        out.sort_by_key(|e| (e.event.event_time, e.event.seq));
+        Ok(out)
+    }
+
+    /// Containment of one unit: its chain of parents upwards and all its descendants.
+    async fn containment_tree(&self, epc: &str) -> StoreResult<Containment> {
+        let mut parents = Vec::new();
+        let mut visited: HashSet<String> = HashSet::new();
+        visited.insert(epc.to_string());
+        let mut cur = self.unit_state(epc).await?.and_then(|s| s.parent);
+        while let Some(p) = cur {
+            if !visited.insert(p.clone()) || parents.len() >= MAX_CONTAINMENT_DEPTH {
+                break;
+            }
+            parents.push(p.clone());
+            cur = self.unit_state(&p).await?.and_then(|s| s.parent);
+        }
+        let mut children = Vec::new();
+        let mut truncated = false;
+        let mut frontier = vec![epc.to_string()];
+        let mut seen: HashSet<String> = HashSet::new();
+        seen.insert(epc.to_string());
+        for depth in 1..=MAX_CONTAINMENT_DEPTH {
+            let mut next = Vec::new();
+            for parent in &frontier {
+                for c in self.children(parent).await? {
+                    if !seen.insert(c.clone()) {
+                        continue;
+                    }
+                    if children.len() >= MAX_CONTAINMENT_NODES {
+                        truncated = true;
+                        break;
+                    }
+                    children.push(ContainmentNode {
+                        epc: c.clone(),
+                        parent: parent.clone(),
+                        depth,
+                    });
+                    next.push(c);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            if depth == MAX_CONTAINMENT_DEPTH {
+                truncated = true;
+            }
+            frontier = next;
+        }
+        Ok(Containment {
+            epc: epc.to_string(),
+            parents,
+            children,
+            truncated,
+        })
+    }
+}
