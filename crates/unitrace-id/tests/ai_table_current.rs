@@ -39,6 +39,22 @@ fn table_contents() {
         assert_eq!(ai::ai_key(e.ai.as_bytes()), Some(*k));
         assert_eq!(ai::lookup(e.ai).map(|x| x.ai), Some(e.ai));
     }
+    for p in 0..100 {
+        let (a, b) = (
+            ai::AI_PREFIX_START[p] as usize,
+            ai::AI_PREFIX_START[p + 1] as usize,
+        );
+        let prefix = format!("{p:02}");
+        let n = ai::AI_TABLE
+            .iter()
+            .filter(|e| e.ai.starts_with(&prefix))
+            .count();
+        assert_eq!(b - a, n, "prefix {prefix}");
+        assert!(ai::AI_TABLE[a..b]
+            .iter()
+            .all(|e| e.ai.starts_with(&prefix) && e.ai.len() == ai::AI_TABLE[a].ai.len()));
+    }
+    assert!(ai::lookup_prefix("89123").is_none() && ai::lookup_prefix("3106000").is_none());
     assert!(ai::lookup("1").is_none() && ai::lookup("01x").is_none() && ai::lookup("").is_none());
     for a in ai::AI_TABLE.iter() {
         for b in ai::AI_TABLE.iter() {

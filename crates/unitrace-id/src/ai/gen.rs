@@ -264,6 +264,32 @@ pub fn generate(dict: &str) -> Result<String, String> {
             .collect();
         let _ = writeln!(s, "    {},", ks.join(", "));
     }
+    s.push_str("];\n\n");
+    // All AIs that share their first two digits have the same length (GS1 General
+    // Specifications, "AI prefix" table); scan data parsing relies on it.
+    let mut starts = [0usize; 101];
+    for (p, start) in starts.iter_mut().enumerate().take(100) {
+        let prefix = format!("{p:02}");
+        *start = entries
+            .iter()
+            .position(|e| e.ai[..2] >= *prefix)
+            .unwrap_or(entries.len());
+        let lens: Vec<usize> = entries
+            .iter()
+            .filter(|e| e.ai.starts_with(&prefix))
+            .map(|e| e.ai.len())
+            .collect();
+        if lens.windows(2).any(|w| w[0] != w[1]) {
+            return Err(format!("AIs starting {prefix} differ in length"));
+        }
+    }
+    starts[100] = entries.len();
+    s.push_str("/// For each two-digit AI prefix `p`, the AIs starting with it are\n/// `AI_TABLE[AI_PREFIX_START[p]..AI_PREFIX_START[p + 1]]`, all of the same length.\n");
+    s.push_str("pub static AI_PREFIX_START: [u16; 101] = [\n");
+    for chunk in starts.chunks(10) {
+        let ks: Vec<String> = chunk.iter().map(|n| n.to_string()).collect();
+        let _ = writeln!(s, "    {},", ks.join(", "));
+    }
     s.push_str("];\n");
     Ok(s)
 }

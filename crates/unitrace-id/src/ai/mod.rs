@@ -9,7 +9,7 @@ pub mod gen;
 #[rustfmt::skip]
 mod table;
 
-pub use table::{AI_KEYS, AI_TABLE, DICTIONARY_RELEASE};
+pub use table::{AI_KEYS, AI_PREFIX_START, AI_TABLE, DICTIONARY_RELEASE};
 
 /// Character set of one component of an AI's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,27 +220,38 @@ pub fn ai_key(ai: &[u8]) -> Option<u32> {
     Some(n * 10 + ai.len() as u32)
 }
 
-fn lookup_key(key: u32) -> Option<&'static AiEntry> {
-    AI_KEYS
-        .binary_search(&key)
+/// The table range of the AIs starting with the two digits `ai[0..2]`.
+fn prefix_range(ai: &[u8]) -> Option<(usize, usize)> {
+    let (d0, d1) = (ai.first()?, ai.get(1)?);
+    if !d0.is_ascii_digit() || !d1.is_ascii_digit() {
+        return None;
+    }
+    let p = usize::from(d0 - b'0') * 10 + usize::from(d1 - b'0');
+    let start = usize::from(*AI_PREFIX_START.get(p)?);
+    let end = usize::from(*AI_PREFIX_START.get(p + 1)?);
+    (start < end).then_some((start, end))
+}
+
+fn lookup_in(ai: &[u8], start: usize, end: usize) -> Option<&'static AiEntry> {
+    let key = ai_key(ai)?;
+    let keys = AI_KEYS.get(start..end)?;
+    keys.binary_search(&key)
         .ok()
-        .and_then(|i| AI_TABLE.get(i))
+        .and_then(|i| AI_TABLE.get(start + i))
 }
 
 /// Looks up an AI by its exact digits, e.g. `"01"` or `"3103"`.
 pub fn lookup(ai: &str) -> Option<&'static AiEntry> {
-    lookup_key(ai_key(ai.as_bytes())?)
+    let (start, end) = prefix_range(ai.as_bytes())?;
+    lookup_in(ai.as_bytes(), start, end)
 }
 
-/// Finds the AI that `data` begins with (AIs are prefix-free, 2 to 4 digits).
+/// Finds the AI that `data` begins with. The first two digits of an AI determine its length.
 pub fn lookup_prefix(data: &str) -> Option<&'static AiEntry> {
     let b = data.as_bytes();
-    for len in 2..=4 {
-        if let Some(e) = lookup_key(ai_key(b.get(..len)?)?) {
-            return Some(e);
-        }
-    }
-    None
+    let (start, end) = prefix_range(b)?;
+    let len = AI_TABLE.get(start)?.ai.len();
+    lookup_in(b.get(..len)?, start, end)
 }
 
 /// Whether `ai` matches a dictionary pattern such as `01`, `310n` or `31nn` (`n` = any digit).
