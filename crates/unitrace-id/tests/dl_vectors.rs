@@ -13,6 +13,9 @@
 //! - dlc-003 (SSCC compression): `https://id.gs1.org/ABeRcNGJhW2Q` is right: 106141411234567897
 //!   needs 60 bits exactly; digital-link.js loses precision in JavaScript doubles. We use exact
 //!   integer arithmetic. (No optimised form is expected: there is no optimisation for (00).)
+//! - bad-019 (`/01/9521234543213`, 13 digits) and bad-020 (wrong check digit): invalid. biip
+//!   zero-pads GTIN-13 and only warns on check digits, but a Digital Link carries the GTIN in its
+//!   14-digit form (GS1 DL URI Syntax) and the key must be valid.
 
 use serde_json::Value;
 use unitrace_id::digital_link::{self, compress};

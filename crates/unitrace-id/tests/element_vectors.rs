@@ -3,6 +3,11 @@
 //! Reads `../shared/identifier-vectors/identifier-vectors.jsonl` and checks every case of ops
 //! `parse_scan_data` and `parse_bracketed` (including the `bad-*` ones): validity must agree and
 //! every expected value must agree exactly.
+//!
+//! Where the cross-check oracle (biip) disagrees with the syntax engine, we follow the standard:
+//! bad-014 (wrong GTIN check digit) is invalid (GS1 General Specifications: the check digit is
+//! part of the key); bad-016 (`(10)` alone) is invalid because the dictionary's `req=` rule for
+//! AI (10) demands a trade item key; biip reports the first as a warning and skips the second.
 
 use serde_json::Value;
 use unitrace_id::element::{ElementString, Symbology};
