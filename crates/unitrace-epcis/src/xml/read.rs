@@ -24,6 +24,8 @@ const NS_CBVMDA: &str = "urn:epcglobal:cbv:mda";
 const RESERVED_PREFIXES: &[&str] = &[
     "epcis", "cbv", "cbvmda", "gs1", "rdfs", "rdf", "owl", "xsd", "dcterms", "xsi", "xml", "sh",
     "schema", "xmlns",
+    // URI schemes: a JSON-LD prefix with such a name would rewrite IRIs like `urn:epc:...`.
+    "http", "https", "urn", "uri", "ni", "mailto", "ftp", "file", "tag", "data", "did", "uuid",
 ];
 
 /// Namespaces that are never declared in the JSON-LD `@context` (EPCIS/XML infrastructure, or
@@ -558,10 +560,16 @@ impl<R: BufRead> Core<R> {
             return i;
         }
         let uri = self.uri(ns).to_owned();
+        // Namespaces the standard EPCIS JSON-LD context defines under a fixed prefix.
         let builtin = match uri.as_str() {
-            NS_CBVMDA => Some("cbvmda"),
+            NS_CBVMDA | "urn:epcglobal:cbv:mda:" | "urn:epcglobal:cbv:mda#" => Some("cbvmda"),
             "https://gs1.org/voc/" => Some("gs1"),
             "https://ref.gs1.org/cbv/" => Some("cbv"),
+            "https://ref.gs1.org/epcis/" => Some("epcis"),
+            "http://www.w3.org/2000/01/rdf-schema#" => Some("rdfs"),
+            "http://www.w3.org/2002/07/owl#" => Some("owl"),
+            "http://www.w3.org/2001/XMLSchema#" => Some("xsd"),
+            "http://purl.org/dc/terms/" => Some("dcterms"),
             _ => None,
         };
         let (prefix, emit) = match builtin {
@@ -1635,7 +1643,8 @@ impl<R: BufRead> XmlEventReader<R> {
             .map(|b| (b.prefix.clone(), b.ns))
             .collect();
         for (p, ns) in decls {
-            if ns != 0 && !SILENT_NAMESPACES.contains(&core.uri(ns)) {
+            let reserved = p.as_deref().is_some_and(|p| RESERVED_PREFIXES.contains(&p));
+            if ns != 0 && !reserved && !SILENT_NAMESPACES.contains(&core.uri(ns)) {
                 core.ctx_index(ns, p.as_deref());
             }
         }

@@ -8,15 +8,17 @@ use super::cbv::Vocab;
 use super::{CbvXmlFormat, XmlError, XmlErrorKind, XmlWriteOptions, NS_EPCIS_2, NS_EPCIS_QUERY_2};
 
 const NS_SBDH: &str = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader";
+const NS_CBVMDA: &str = "urn:epcglobal:cbv:mda";
 
 /// Prefixes whose XML namespace is known without an `@context` entry.
 fn builtin_ns(prefix: &str) -> Option<&'static str> {
     match prefix {
-        "cbvmda" => Some("urn:epcglobal:cbv:mda"),
+        "cbvmda" => Some(NS_CBVMDA),
+        "epcis" => Some("https://ref.gs1.org/epcis/"),
         "gs1" => Some("https://gs1.org/voc/"),
         "cbv" => Some("https://ref.gs1.org/cbv/"),
         "sbdh" => Some(NS_SBDH),
-        "xsd" => Some("http://www.w3.org/2001/XMLSchema"),
+        "xsd" => Some("http://www.w3.org/2001/XMLSchema#"),
         "xsi" => Some("http://www.w3.org/2001/XMLSchema-instance"),
         "rdfs" => Some("http://www.w3.org/2000/01/rdf-schema#"),
         "owl" => Some("http://www.w3.org/2002/07/owl#"),
@@ -288,6 +290,15 @@ fn context_entries(ctx: Option<&Value>, out: &mut Vec<(String, String)>) {
             if uri.is_empty() || !uri.contains(':') {
                 continue;
             }
+            // cbvmda's JSON-LD IRI ends in ':' or '#'; its XML namespace does not.
+            let uri = if k == "cbvmda"
+                && uri.starts_with(NS_CBVMDA)
+                && uri.len() <= NS_CBVMDA.len() + 1
+            {
+                NS_CBVMDA
+            } else {
+                uri
+            };
             if let Some(e) = out.iter_mut().find(|(p, _)| p == k) {
                 e.1 = uri.to_owned();
             } else {

@@ -161,6 +161,82 @@ pub fn normalise(v: &Value) -> Value {
     }
 }
 
+/// CBV values in any of their forms (URN, web URI, compact) as bare words.
+pub fn cbv_word(s: &str) -> Option<&str> {
+    const PREFIXES: &[&str] = &[
+        "urn:epcglobal:cbv:bizstep:",
+        "urn:epcglobal:cbv:disp:",
+        "urn:epcglobal:cbv:btt:",
+        "urn:epcglobal:cbv:sdt:",
+        "urn:epcglobal:cbv:er:",
+        "https://ref.gs1.org/cbv/BizStep-",
+        "https://ref.gs1.org/cbv/Disp-",
+        "https://ref.gs1.org/cbv/BTT-",
+        "https://ref.gs1.org/cbv/SDT-",
+        "https://ref.gs1.org/cbv/ER-",
+        "https://ref.gs1.org/cbv/Comp-",
+        "cbv:Comp-",
+        "https://gs1.org/voc/",
+        "gs1:",
+    ];
+    PREFIXES.iter().find_map(|p| s.strip_prefix(p))
+}
+
+/// The prefix -> IRI map of a document's `@context` (objects only).
+pub fn context_prefixes(doc: &Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    // Prefixes of the standard EPCIS context.
+    for (p, iri) in [
+        ("epcis", "https://ref.gs1.org/epcis/"),
+        ("cbv", "https://ref.gs1.org/cbv/"),
+        ("cbvmda", "urn:epcglobal:cbv:mda:"),
+        ("gs1", "https://gs1.org/voc/"),
+        ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
+        ("owl", "http://www.w3.org/2002/07/owl#"),
+        ("xsd", "http://www.w3.org/2001/XMLSchema#"),
+        ("dcterms", "http://purl.org/dc/terms/"),
+    ] {
+        m.insert(p.to_owned(), Value::String(iri.to_owned()));
+    }
+    let mut add = |o: &Map<String, Value>| {
+        for (k, v) in o {
+            if let Some(s) = v.as_str() {
+                m.insert(k.clone(), Value::String(s.to_owned()));
+            }
+        }
+    };
+    match doc.get("@context") {
+        Some(Value::Object(o)) => add(o),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_object).for_each(&mut add),
+        _ => {}
+    }
+    m
+}
+
+/// Expands `prefix:local` member names with the prefixes of `ctx` (JSON-LD semantics: the same
+/// IRI under different prefixes is the same property), and CBV values to bare words.
+pub fn expand(v: &Value, ctx: &Map<String, Value>) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m {
+                let key = match k.split_once(':') {
+                    Some((p, l)) => match ctx.get(p).and_then(Value::as_str) {
+                        Some(iri) => format!("{iri}{l}"),
+                        None => k.clone(),
+                    },
+                    None => k.clone(),
+                };
+                out.insert(key, expand(x, ctx));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| expand(x, ctx)).collect()),
+        Value::String(s) => Value::String(cbv_word(s).unwrap_or(s).to_owned()),
+        _ => v.clone(),
+    }
+}
+
 /// Removes `eventID` from both when only one side has it.
 pub fn align_event_ids(a: &mut Value, b: &mut Value) {
     let ha = a.get("eventID").is_some();
