@@ -6,3 +6,18 @@ pub use xml::{
     read_document_value, write_document_value, CbvXmlFormat, XmlError, XmlErrorKind,
     XmlEventReader, XmlEventWriter, XmlLimits, XmlWriteOptions,
 };
+
+pub mod epc;
+pub mod hash;
+pub mod json;
+pub mod time;
+pub mod validate;
+pub mod vocab;
+
+mod api;
+pub use api::{
+    convert, detect_format, for_each_event, hash_document, parse_document_value, pre_hash_document,
+    validate_document, xml_supported, Error, Format, Item,
+};
+pub use epc::EpcFormat;
+pub use validate::Problem;

@@ -1,0 +1,200 @@
+//! The entry points the `unitrace epcis` command calls: format detection, validate, hash, convert.
+
+use serde_json::{Map, Value};
+
+use crate::epc::EpcFormat;
+use crate::hash::{self, HashContext};
+use crate::json::{self, JsonError, JsonEventReader};
+use crate::validate::{self, Problem};
+
+/// A document format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// EPCIS 2.0 JSON / JSON-LD.
+    Json,
+    /// EPCIS XML (2.0; 1.2 on input).
+    Xml,
+}
+
+/// Why a document could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Neither JSON nor XML.
+    #[error("unknown format: a document must start with '{{' (JSON) or '<' (XML)")]
+    UnknownFormat,
+    /// Malformed JSON.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// An XML problem (reading or writing).
+    #[error("XML: {0}")]
+    Xml(String),
+    /// Not an EPCIS document.
+    #[error("not an EPCIS document: {0}")]
+    NotEpcis(String),
+}
+
+/// The format of `bytes` from its first non-space character (a UTF-8 BOM is skipped).
+pub fn detect_format(bytes: &[u8]) -> Option<Format> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Some(Format::Json),
+        Some(b'<') => Some(Format::Xml),
+        _ => None,
+    }
+}
+
+// ---- the seam to `crate::xml` ----
+
+/// Whether this build reads and writes XML.
+pub fn xml_supported() -> bool {
+    XML_SUPPORTED
+}
+
+const XML_SUPPORTED: bool = true;
+
+fn xml_read(bytes: &[u8]) -> Result<Value, Error> {
+    crate::xml::read_document_value(bytes).map_err(|e| Error::Xml(e.to_string()))
+}
+
+fn xml_write(doc: &Value) -> Result<Vec<u8>, Error> {
+    crate::xml::write_document_value(doc).map_err(|e| Error::Xml(e.to_string()))
+}
+
+// ---- reading ----
+
+/// A whole document as a JSON value (XML is converted to the JSON-LD shape).
+pub fn parse_document_value(bytes: &[u8]) -> Result<Value, Error> {
+    match detect_format(bytes) {
+        Some(Format::Json) => {
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            serde_json::from_slice(bytes).map_err(|e| {
+                Error::Json(JsonError {
+                    offset: 0,
+                    message: format!("line {} column {}: {e}", e.line(), e.column()),
+                })
+            })
+        }
+        Some(Format::Xml) => xml_read(bytes),
+        None => Err(Error::UnknownFormat),
+    }
+}
+
+/// What [`for_each_event`] hands to its callback.
+pub enum Item<'a> {
+    /// The document skeleton as read before the first event (for JSON: the members that precede
+    /// the event list).
+    Header(&'a Map<String, Value>),
+    /// The event at this index.
+    Event(usize, Value),
+}
+
+/// Calls `f` with the document skeleton and then with every event, in document order (for JSON:
+/// streaming, one event in memory at a time). Returns the complete skeleton.
+pub fn for_each_event(
+    bytes: &[u8],
+    mut f: impl FnMut(Item<'_>),
+) -> Result<Map<String, Value>, Error> {
+    match detect_format(bytes) {
+        Some(Format::Json) => {
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            let mut r = JsonEventReader::new(bytes)?;
+            f(Item::Header(&r.header()));
+            for (i, ev) in r.by_ref().enumerate() {
+                f(Item::Event(i, ev?));
+            }
+            Ok(r.into_header().unwrap_or_default())
+        }
+        Some(Format::Xml) => {
+            let mut doc = xml_read(bytes)?;
+            let events = json::event_list_mut(&mut doc).map(std::mem::take);
+            let Value::Object(header) = doc else {
+                return Err(Error::NotEpcis("the document is not an object".into()));
+            };
+            f(Item::Header(&header));
+            for (i, e) in events.into_iter().flatten().enumerate() {
+                f(Item::Event(i, e));
+            }
+            Ok(header)
+        }
+        None => Err(Error::UnknownFormat),
+    }
+}
+
+fn check_epcis(header: &Map<String, Value>) -> Result<(), Error> {
+    match header.get("epcisBody") {
+        Some(Value::Object(_)) => Ok(()),
+        _ => Err(Error::NotEpcis("no epcisBody object".into())),
+    }
+}
+
+/// The canonical pre-hash string of every event, in document order.
+pub fn pre_hash_document(bytes: &[u8]) -> Result<Vec<String>, Error> {
+    let mut ctx = HashContext::default();
+    let mut out = Vec::new();
+    let header = for_each_event(bytes, |item| match item {
+        Item::Header(h) => {
+            ctx = HashContext::from_document(h);
+            ctx.xml = detect_format(bytes) == Some(Format::Xml);
+        }
+        Item::Event(_, e) => out.push(hash::pre_hash(&e, &ctx)),
+    })?;
+    check_epcis(&header)?;
+    Ok(out)
+}
+
+/// The event hash ID (`ni:///sha-256;...?ver=CBV2.0`) of every event, in document order.
+pub fn hash_document(bytes: &[u8]) -> Result<Vec<String>, Error> {
+    Ok(pre_hash_document(bytes)?
+        .iter()
+        .map(|p| hash::hash_id(p))
+        .collect())
+}
+
+/// Validates a document (JSON or XML): structure as the EPCIS 2.0 JSON schema defines it, and the
+/// semantic rules of EPCIS 2.0 / CBV 2.0. Every problem names the event and the field.
+pub fn validate_document(bytes: &[u8]) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut v = validate::Validator::default();
+    let res = for_each_event(bytes, |item| match item {
+        Item::Header(h) => v.set_header(h),
+        Item::Event(i, e) => v.event(i, &e, &mut problems),
+    });
+    match res {
+        Ok(header) => v.document(&header, &mut problems),
+        Err(e) => problems.push(Problem::document("", e.to_string())),
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Converts a document to `to`, rewriting identifiers in EPC fields per `epc_format`.
+pub fn convert(bytes: &[u8], to: Format, epc_format: EpcFormat) -> Result<Vec<u8>, Error> {
+    match to {
+        Format::Json => {
+            let mut events = Vec::new();
+            let header = for_each_event(bytes, |item| {
+                if let Item::Event(_, mut e) = item {
+                    json::apply_epc_format(&mut e, epc_format);
+                    events.push(e);
+                }
+            })?;
+            check_epcis(&header)?;
+            let mut out = Vec::with_capacity(bytes.len());
+            json::write_document(&mut out, &header, events)
+                .map_err(|e| Error::NotEpcis(e.to_string()))?;
+            Ok(out)
+        }
+        Format::Xml => {
+            let mut doc = parse_document_value(bytes)?;
+            if let Some(events) = json::event_list_mut(&mut doc) {
+                for e in events {
+                    json::apply_epc_format(e, epc_format);
+                }
+            }
+            xml_write(&doc)
+        }
+    }
+}

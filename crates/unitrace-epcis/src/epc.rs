@@ -1,0 +1,593 @@
+//! EPC URN <-> GS1 Digital Link conversion as the event hash and the `GS1-EPC-Format` options
+//! need it.
+//!
+//! This is the single seam where identifiers in EPC fields are normalised. URN -> DL needs no
+//! company-prefix table (the URN carries the split); DL -> URN uses the GS1 Company Prefix length
+//! table of `unitrace-id`.
+
+/// The output form of identifiers in EPC fields (`GS1-EPC-Format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EpcFormat {
+    /// Keep every identifier as written (`Never_Translates`).
+    #[default]
+    AsIs,
+    /// EPC URNs where the identifier has one (`Always_EPC_URN`).
+    Urn,
+    /// Canonical GS1 Digital Link URIs (`Always_GS1_Digital_Link`).
+    DigitalLink,
+}
+
+fn check_digit(body: &str) -> Option<char> {
+    let mut sum = 0u32;
+    for (i, c) in body.bytes().rev().enumerate() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let d = u32::from(c - b'0');
+        sum += if i % 2 == 0 { d * 3 } else { d };
+    }
+    char::from_digit((10 - sum % 10) % 10, 10)
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Characters a GS1 Digital Link path must percent-encode beyond those an EPC URN already escapes.
+fn dl_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '!' => out.push_str("%21"),
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '*' => out.push_str("%2A"),
+            '+' => out.push_str("%2B"),
+            ',' => out.push_str("%2C"),
+            ':' => out.push_str("%3A"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn urn_component_ok(s: &str, max: usize) -> bool {
+    // GS1 AI encodable character set 82 as escaped in EPC URNs (TDS 2.x, table A-1).
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+            i += 3;
+        } else if c.is_ascii_alphanumeric() || b"!')(*+,.:;=_-".contains(&c) {
+            i += 1;
+        } else {
+            return false;
+        }
+        n += 1;
+    }
+    n >= 1 && n <= max
+}
+
+/// `CP.REST` with a 6..=12 digit company prefix and `REST` digits of `total - len(CP)` length.
+fn split_fixed(body: &str, total: usize) -> Option<(&str, &str)> {
+    let (cp, rest) = body.split_once('.')?;
+    if !(6..=12).contains(&cp.len()) || !all_digits(cp) || cp.len() + rest.len() != total {
+        return None;
+    }
+    if !rest.is_empty() && !all_digits(rest) {
+        return None;
+    }
+    Some((cp, rest))
+}
+
+fn gtin_of(cp: &str, ir: &str) -> Option<String> {
+    let (ind, item) = ir.split_at_checked(1)?;
+    let body = format!("{ind}{cp}{item}");
+    let cd = check_digit(&body)?;
+    Some(format!("{body}{cd}"))
+}
+
+fn key_with_cd(body: String) -> Option<String> {
+    let cd = check_digit(&body)?;
+    Some(format!("{body}{cd}"))
+}
+
+/// Converts an EPC pure-identity URN, EPC class URN (LGTIN) or EPC ID pattern URN into the
+/// canonical GS1 Digital Link URI (`https://id.gs1.org/...`). `None` if `urn` is not such a URN.
+pub fn urn_to_dl(urn: &str) -> Option<String> {
+    const DL: &str = "https://id.gs1.org";
+    if let Some(body) = urn.strip_prefix("urn:epc:id:") {
+        let (scheme, body) = body.split_once(':')?;
+        let mut parts = body.splitn(3, '.');
+        match scheme {
+            "sgtin" => {
+                let (cp, ir, ser) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !urn_component_ok(ser, 20) {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/01/{}/21/{}",
+                    gtin_of(cp, ir)?,
+                    dl_escape(ser)
+                ))
+            }
+            "sscc" => {
+                let (cp, sr) = split_fixed(body, 17)?;
+                let (ext, rest) = sr.split_at_checked(1)?;
+                Some(format!(
+                    "{DL}/00/{}",
+                    key_with_cd(format!("{ext}{cp}{rest}"))?
+                ))
+            }
+            "sgln" => {
+                let (cp, lr, ext) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{lr}"), 12)?;
+                if !urn_component_ok(ext, 20) {
+                    return None;
+                }
+                let gln = key_with_cd(format!("{cp}{lr}"))?;
+                if ext == "0" {
+                    Some(format!("{DL}/414/{gln}"))
+                } else {
+                    Some(format!("{DL}/414/{gln}/254/{}", dl_escape(ext)))
+                }
+            }
+            "grai" => {
+                let (cp, at, ser) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{at}"), 12)?;
+                if !urn_component_ok(ser, 16) {
+                    return None;
+                }
+                let grai = key_with_cd(format!("0{cp}{at}"))?;
+                Some(format!("{DL}/8003/{grai}{}", dl_escape(ser)))
+            }
+            "giai" => {
+                let (cp, ar) = body.split_once('.')?;
+                if !(6..=12).contains(&cp.len())
+                    || !all_digits(cp)
+                    || !urn_component_ok(ar, 30 - cp.len())
+                {
+                    return None;
+                }
+                Some(format!("{DL}/8004/{cp}{}", dl_escape(ar)))
+            }
+            "gsrn" | "gsrnp" => {
+                let (cp, sr) = split_fixed(body, 17)?;
+                let ai = if scheme == "gsrn" { "8018" } else { "8017" };
+                Some(format!("{DL}/{ai}/{}", key_with_cd(format!("{cp}{sr}"))?))
+            }
+            "gdti" => {
+                let (cp, dt, ser) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{dt}"), 12)?;
+                if !urn_component_ok(ser, 17) {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/253/{}{}",
+                    key_with_cd(format!("{cp}{dt}"))?,
+                    dl_escape(ser)
+                ))
+            }
+            "sgcn" => {
+                let (cp, cr, ser) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{cr}"), 12)?;
+                if !ser.is_empty() && !all_digits(ser) || ser.len() > 12 {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/255/{}{ser}",
+                    key_with_cd(format!("{cp}{cr}"))?
+                ))
+            }
+            "cpi" => {
+                let (cp, rest) = body.split_once('.')?;
+                let (cpref, ser) = rest.rsplit_once('.')?;
+                if !(6..=12).contains(&cp.len())
+                    || !all_digits(cp)
+                    || !all_digits(ser)
+                    || ser.len() > 12
+                    || !urn_component_ok(cpref, 30 - cp.len())
+                {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/8010/{}/8011/{ser}",
+                    dl_escape(&format!("{cp}{cpref}"))
+                ))
+            }
+            "ginc" => {
+                let (cp, r) = body.split_once('.')?;
+                if !(6..=12).contains(&cp.len())
+                    || !all_digits(cp)
+                    || !urn_component_ok(r, 30 - cp.len())
+                {
+                    return None;
+                }
+                Some(format!("{DL}/401/{cp}{}", dl_escape(r)))
+            }
+            "gsin" => {
+                let (cp, sr) = split_fixed(body, 16)?;
+                Some(format!("{DL}/402/{}", key_with_cd(format!("{cp}{sr}"))?))
+            }
+            "pgln" => {
+                let (cp, pr) = split_fixed(body, 12)?;
+                Some(format!("{DL}/417/{}", key_with_cd(format!("{cp}{pr}"))?))
+            }
+            "itip" => {
+                let mut p = body.splitn(5, '.');
+                let (cp, ir, pp, tt, ser) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if pp.len() != 2
+                    || tt.len() != 2
+                    || !all_digits(pp)
+                    || !all_digits(tt)
+                    || !urn_component_ok(ser, 20)
+                {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/8006/{}{pp}{tt}/21/{}",
+                    gtin_of(cp, ir)?,
+                    dl_escape(ser)
+                ))
+            }
+            "upui" => {
+                let (cp, ir, tpx) = (parts.next()?, parts.next()?, parts.next()?);
+                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !urn_component_ok(tpx, 28) {
+                    return None;
+                }
+                Some(format!(
+                    "{DL}/01/{}/235/{}",
+                    gtin_of(cp, ir)?,
+                    dl_escape(tpx)
+                ))
+            }
+            _ => None,
+        }
+    } else if let Some(body) = urn.strip_prefix("urn:epc:class:lgtin:") {
+        let mut parts = body.splitn(3, '.');
+        let (cp, ir, lot) = (parts.next()?, parts.next()?, parts.next()?);
+        let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+        if !urn_component_ok(lot, 20) {
+            return None;
+        }
+        Some(format!(
+            "{DL}/01/{}/10/{}",
+            gtin_of(cp, ir)?,
+            dl_escape(lot)
+        ))
+    } else if let Some(body) = urn.strip_prefix("urn:epc:idpat:") {
+        let (scheme, body) = body.split_once(':')?;
+        let body = body.strip_suffix(".*")?;
+        match scheme {
+            "sgtin" | "upui" => {
+                let (cp, ir) = body.split_once('.')?;
+                let _ = split_fixed(body, 13)?;
+                Some(format!("{DL}/01/{}", gtin_of(cp, ir)?))
+            }
+            "grai" => {
+                let (cp, at) = split_fixed(body, 12)?;
+                Some(format!("{DL}/8003/{}", key_with_cd(format!("0{cp}{at}"))?))
+            }
+            "gdti" | "sgcn" => {
+                let (cp, r) = split_fixed(body, 12)?;
+                let ai = if scheme == "gdti" { "253" } else { "255" };
+                Some(format!("{DL}/{ai}/{}", key_with_cd(format!("{cp}{r}"))?))
+            }
+            "itip" => {
+                let mut p = body.splitn(4, '.');
+                let (cp, ir, pp, tt) = (p.next()?, p.next()?, p.next()?, p.next()?);
+                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if pp.len() != 2 || tt.len() != 2 || !all_digits(pp) || !all_digits(tt) {
+                    return None;
+                }
+                Some(format!("{DL}/8006/{}{pp}{tt}", gtin_of(cp, ir)?))
+            }
+            "cpi" => {
+                let (cp, cpref) = body.split_once('.')?;
+                if !(6..=12).contains(&cp.len())
+                    || !all_digits(cp)
+                    || !urn_component_ok(cpref, 30 - cp.len())
+                {
+                    return None;
+                }
+                Some(format!("{DL}/8010/{}", dl_escape(&format!("{cp}{cpref}"))))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
+
+const KEY_AIS: &[(&str, &str)] = &[
+    ("01", "01"),
+    ("gtin", "01"),
+    ("8006", "8006"),
+    ("itip", "8006"),
+    ("8010", "8010"),
+    ("cpid", "8010"),
+    ("414", "414"),
+    ("gln", "414"),
+    ("417", "417"),
+    ("party", "417"),
+    ("8017", "8017"),
+    ("gsrnp", "8017"),
+    ("8018", "8018"),
+    ("gsrn", "8018"),
+    ("255", "255"),
+    ("gcn", "255"),
+    ("00", "00"),
+    ("sscc", "00"),
+    ("253", "253"),
+    ("gdti", "253"),
+    ("401", "401"),
+    ("ginc", "401"),
+    ("402", "402"),
+    ("gsin", "402"),
+    ("8003", "8003"),
+    ("grai", "8003"),
+    ("8004", "8004"),
+    ("giai", "8004"),
+];
+
+fn short_name_ai(seg: &str) -> &str {
+    match seg {
+        "cpv" => "22",
+        "lot" => "10",
+        "ser" => "21",
+        s => KEY_AIS
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map_or(s, |(_, ai)| ai),
+    }
+}
+
+fn dl_value_ok(s: &str, max: usize) -> bool {
+    s.len() <= max
+        && s.bytes().all(|c| {
+            matches!(c, 0x22 | 0x27 | 0x2D | 0x2E | 0x30..=0x39 | 0x3B..=0x3F | 0x41..=0x5A | 0x5F | 0x61..=0x7A)
+        })
+}
+
+/// Canonicalises a GS1 Digital Link URI to `https://id.gs1.org/{key AI}/{key}[/{qualifier AI}/{v}]`
+/// with numeric AIs, a 14-digit GTIN, no query string, no CPV and only the finest level of
+/// identification (serial over lot). `None` if `uri` is not a GS1 Digital Link URI with a key.
+pub fn canonical_dl(uri: &str) -> Option<String> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))?;
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (_host, path) = rest.split_once('/')?;
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // The primary key is the first segment naming a key AI followed by a value beginning with
+    // 4 digits... or any value for the alphanumeric keys.
+    let start = segs
+        .iter()
+        .position(|s| KEY_AIS.iter().any(|(n, _)| n == s))?;
+    let segs = &segs[start..];
+    if !matches!(segs.len(), 2 | 4 | 6) {
+        return None;
+    }
+    let key_ai = short_name_ai(segs[0]);
+    let mut key = segs[1].to_owned();
+    if key_ai == "01" {
+        if !all_digits(&key) {
+            return None;
+        }
+        match key.len() {
+            14 => {}
+            8 | 12 | 13 => key = format!("{}{key}", "0".repeat(14 - key.len())),
+            _ => return None,
+        }
+    }
+    let mut quals: Vec<(&str, &str)> = segs[2..]
+        .chunks(2)
+        .map(|c| (short_name_ai(c[0]), c[1]))
+        .filter(|(ai, _)| *ai != "22")
+        .collect();
+    if quals.iter().any(|(ai, _)| *ai == "21") {
+        quals.retain(|(ai, _)| *ai != "10");
+    }
+    let ok = match (key_ai, quals.as_slice()) {
+        ("00", []) => key.len() == 18 && all_digits(&key),
+        ("01", []) => true,
+        ("01", [("21" | "10", v)]) => dl_value_ok(v, 20),
+        ("01", [("235", v)]) => dl_value_ok(v, 28),
+        ("253", []) => key.len() >= 13 && all_digits(&key[..13]) && dl_value_ok(&key[13..], 17),
+        ("255", []) => key.len() >= 13 && key.len() <= 25 && all_digits(&key),
+        ("401" | "8004", []) => dl_value_ok(&key, 30),
+        ("402", []) => key.len() == 17 && all_digits(&key),
+        ("414", []) | ("417", []) => key.len() == 13 && all_digits(&key),
+        ("414", [("254", v)]) => key.len() == 13 && all_digits(&key) && dl_value_ok(v, 20),
+        ("8003", []) => key.len() >= 14 && all_digits(&key[..14]) && dl_value_ok(&key[14..], 16),
+        ("8006", []) => key.len() == 18 && all_digits(&key),
+        ("8006", [("21" | "10", v)]) => key.len() == 18 && all_digits(&key) && dl_value_ok(v, 20),
+        ("8010", []) => {
+            key.len() <= 30
+                && key
+                    .bytes()
+                    .all(|c| matches!(c, b'#' | b'-' | b'/' | b'0'..=b'9' | b'A'..=b'Z'))
+        }
+        ("8010", [("8011", v)]) => v.len() <= 12 && v.bytes().all(|c| c.is_ascii_digit()),
+        ("8017" | "8018", []) => key.len() == 18 && all_digits(&key),
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    let mut out = format!("https://id.gs1.org/{key_ai}/{key}");
+    for (ai, v) in quals {
+        out.push('/');
+        out.push_str(ai);
+        out.push('/');
+        out.push_str(v);
+    }
+    Some(out)
+}
+
+/// The canonical GS1 Digital Link form of any identifier URI (EPC URN, class or pattern URN, or
+/// Digital Link); `None` when the value is none of these.
+pub fn normalise_to_dl(value: &str) -> Option<String> {
+    if value.starts_with("urn:epc:") {
+        urn_to_dl(value)
+    } else {
+        canonical_dl(value)
+    }
+}
+
+/// Converts a GS1 Digital Link URI to the EPC URN of the same object (pure identity for
+/// instance-level keys, LGTIN class or SGTIN pattern for class-level GTINs), using the GS1 Company
+/// Prefix length table of `unitrace-id`. `None` if not convertible (unknown prefix length, key
+/// without EPC scheme, characters a URN cannot carry).
+pub fn dl_to_urn(uri: &str) -> Option<String> {
+    let canon = canonical_dl(uri)?;
+    let path = canon.strip_prefix("https://id.gs1.org/")?;
+    let segs: Vec<&str> = path.split('/').collect();
+    let gcp = |digits: &str| unitrace_id::gcp::table_gcp_len(digits);
+    let urn_safe = |v: &str| {
+        !v.contains('%')
+            && v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"'.;<=>?_-\"".contains(&c))
+    };
+    match segs.as_slice() {
+        ["01", gtin, rest @ ..] => {
+            let l = gcp(&gtin[1..])?;
+            let (cp, ir) = (
+                &gtin[1..1 + l],
+                format!("{}{}", &gtin[..1], &gtin[1 + l..13]),
+            );
+            match rest {
+                [] => Some(format!("urn:epc:idpat:sgtin:{cp}.{ir}.*")),
+                ["21", ser] if urn_safe(ser) => {
+                    Some(format!("urn:epc:id:sgtin:{cp}.{ir}.{}", urn_escape(ser)))
+                }
+                ["10", lot] if urn_safe(lot) => {
+                    Some(format!("urn:epc:class:lgtin:{cp}.{ir}.{}", urn_escape(lot)))
+                }
+                _ => None,
+            }
+        }
+        ["00", sscc] => {
+            let l = gcp(&sscc[1..])?;
+            Some(format!(
+                "urn:epc:id:sscc:{}.{}{}",
+                &sscc[1..1 + l],
+                &sscc[..1],
+                &sscc[1 + l..17]
+            ))
+        }
+        ["414", gln, rest @ ..] => {
+            let l = gcp(gln)?;
+            let ext = match rest {
+                [] => "0".to_owned(),
+                ["254", e] if urn_safe(e) => urn_escape(e),
+                _ => return None,
+            };
+            Some(format!(
+                "urn:epc:id:sgln:{}.{}.{ext}",
+                &gln[..l],
+                &gln[l..12]
+            ))
+        }
+        ["417", gln] => {
+            let l = gcp(gln)?;
+            Some(format!("urn:epc:id:pgln:{}.{}", &gln[..l], &gln[l..12]))
+        }
+        ["8003", grai] if grai.len() > 14 && urn_safe(&grai[14..]) => {
+            let l = gcp(&grai[1..])?;
+            Some(format!(
+                "urn:epc:id:grai:{}.{}.{}",
+                &grai[1..1 + l],
+                &grai[1 + l..13],
+                urn_escape(&grai[14..])
+            ))
+        }
+        ["8004", giai] if urn_safe(giai) => {
+            let l = gcp(giai)?;
+            Some(format!(
+                "urn:epc:id:giai:{}.{}",
+                &giai[..l],
+                urn_escape(&giai[l..])
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn urn_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("%22"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '?' => out.push_str("%3F"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The form of an identifier as `format` asks for it; unconvertible values are kept as given.
+pub fn to_format(value: &str, format: EpcFormat) -> Option<String> {
+    match format {
+        EpcFormat::AsIs => None,
+        EpcFormat::DigitalLink if value.starts_with("urn:epc:") => urn_to_dl(value),
+        EpcFormat::Urn if value.starts_with("http") => dl_to_urn(value),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urns_to_canonical_dl() {
+        assert_eq!(
+            urn_to_dl("urn:epc:id:sgtin:0614141.107346.2017").as_deref(),
+            Some("https://id.gs1.org/01/10614141073464/21/2017")
+        );
+        assert_eq!(
+            urn_to_dl("urn:epc:id:sscc:4012345.0000000333").as_deref(),
+            Some("https://id.gs1.org/00/040123450000003338")
+        );
+        assert_eq!(
+            urn_to_dl("urn:epc:id:sgln:0614141.07346.1234").as_deref(),
+            Some("https://id.gs1.org/414/0614141073467/254/1234")
+        );
+        assert_eq!(
+            urn_to_dl("urn:epc:id:sgln:4012345.00011.0").as_deref(),
+            Some("https://id.gs1.org/414/4012345000115")
+        );
+        assert_eq!(urn_to_dl("urn:epc:id:sgtin:0614141.10734.2017"), None);
+        assert_eq!(urn_to_dl("urn:epc:id:sgtin:0614141.107346.a b"), None);
+    }
+
+    #[test]
+    fn dl_canonical_and_back() {
+        assert_eq!(
+            canonical_dl("https://example.com/gtin/614141073461/lot/L1/ser/7?x=1").as_deref(),
+            Some("https://id.gs1.org/01/00614141073461/21/7")
+        );
+        assert_eq!(canonical_dl("https://example.com/foo"), None);
+        assert_eq!(
+            dl_to_urn("https://id.gs1.org/01/10614141073464/21/2017").as_deref(),
+            Some("urn:epc:id:sgtin:0614141.107346.2017")
+        );
+        assert_eq!(
+            dl_to_urn("https://id.gs1.org/414/0614141073467/254/1234").as_deref(),
+            Some("urn:epc:id:sgln:0614141.07346.1234")
+        );
+    }
+}

@@ -1,0 +1,803 @@
+//! The EPCIS event hash ID (CBV 2.0, "Event Hash ID"): `ni:///sha-256;<hex>?ver=CBV2.0`.
+//!
+//! The pre-hash string is built from an event in the EPCIS 2.0 JSON-LD shape (the XML reader
+//! produces the same shape), following the reference algorithm's observable behaviour:
+//!
+//! 1. CBV terms are expanded to their web URIs (bare words, compact IRIs and 1.x URNs), and any other
+//!    string value of the event that names exactly one of the event's expanded CBV/GS1 vocabulary
+//!    URIs by its last segment is expanded the same way.
+//! 2. Namespace prefixes declared in the `@context` become `{namespace}` on keys and the namespace
+//!    itself on values.
+//! 3. The standard fields are concatenated as `name=value` in the canonical property order, lists
+//!    sorted; times are UTC with millisecond precision; numbers normalised; EPCs and other GS1 keys
+//!    become canonical GS1 Digital Link URIs.
+//! 4. Everything not in the order (user extensions, ILMD, the business transaction, source and
+//!    destination lists) follows, rendered generically and sorted; `recordTime`, `eventID`,
+//!    `errorDeclaration`, comments and the fields a repository lists under `*:ignoreFields` are
+//!    left out.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::epc;
+use crate::time::{parse_instant, Instant};
+use crate::vocab::VocabKind;
+
+/// What the hash needs from the document around the events.
+#[derive(Clone, Debug, Default)]
+pub struct HashContext {
+    /// Namespace prefixes declared in the document's `@context`: `(prefix, namespace)`.
+    pub namespaces: Vec<(String, String)>,
+    /// Event fields excluded from the hash (a document-level `prefix:ignoreFields` list).
+    pub ignore_fields: Vec<String>,
+    /// The document was read from XML. The reference algorithm treats the two syntaxes slightly
+    /// differently and its expected hashes follow it: in XML, only the `gs1:` and `cbv:` prefixes
+    /// are expanded in values (not every namespace of the document), and booleans are `true` /
+    /// `false` (JSON-LD: `True` / `False`).
+    pub xml: bool,
+}
+
+impl HashContext {
+    /// Builds the context from a document's top-level members (the events need not be present).
+    pub fn from_document(doc: &Map<String, Value>) -> HashContext {
+        let mut ctx = HashContext::default();
+        if let Some(c) = doc.get("@context") {
+            ctx.add_context(c);
+        }
+        let mut ignore = |m: &Map<String, Value>| {
+            for (k, v) in m {
+                if k.ends_with(":ignoreFields") {
+                    if let Some(a) = v.as_array() {
+                        ctx.ignore_fields
+                            .extend(a.iter().filter_map(|x| x.as_str().map(str::to_owned)));
+                    }
+                }
+            }
+        };
+        ignore(doc);
+        if let Some(qr) = doc
+            .get("epcisBody")
+            .and_then(|b| b.get("queryResults"))
+            .and_then(Value::as_object)
+        {
+            ignore(qr);
+        }
+        ctx
+    }
+
+    /// Adds the prefixes of a `@context` value (string, object or array of these).
+    pub fn add_context(&mut self, c: &Value) {
+        match c {
+            Value::Array(a) => a.iter().for_each(|x| self.add_context(x)),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if let Some(ns) = v.as_str() {
+                        if !k.starts_with('@') {
+                            self.namespaces.retain(|(p, _)| p != k);
+                            self.namespaces.push((k.clone(), ns.to_owned()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn namespace(&self, prefix: &str) -> Option<&str> {
+        self.namespaces
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, n)| n.as_str())
+    }
+}
+
+/// The hash ID of one event.
+pub fn event_hash(event: &Value, ctx: &HashContext) -> String {
+    hash_id(&pre_hash(event, ctx))
+}
+
+/// `ni:///sha-256;<hex of sha256(pre_hash)>?ver=CBV2.0`
+pub fn hash_id(pre_hash: &str) -> String {
+    let digest = Sha256::digest(pre_hash.as_bytes());
+    let mut out = String::with_capacity(14 + 64 + 11);
+    out.push_str("ni:///sha-256;");
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push_str("?ver=CBV2.0");
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Node {
+    name: String,
+    text: String,
+    children: Vec<Node>,
+    /// A (type, value) pair of a business transaction, source or destination.
+    pair: bool,
+}
+
+impl Node {
+    fn new(name: String, text: String, children: Vec<Node>) -> Node {
+        Node {
+            name,
+            text,
+            children,
+            pair: false,
+        }
+    }
+}
+
+/// The canonical pre-hash string of one event.
+pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
+    let Some(obj) = event.as_object() else {
+        return String::new();
+    };
+    // 1. vocabulary expansion, on a copy of the event.
+    let mut expanded = Vec::new();
+    collect_expanded(obj, &mut expanded);
+    expanded.sort();
+    expanded.dedup();
+    let ev_type = obj.get("type").map(scalar_text).unwrap_or_default();
+    let mut conv = Converter {
+        ctx,
+        expanded: &expanded,
+        local_ns: Vec::new(),
+    };
+    if let Some(c) = obj.get("@context") {
+        let mut local = HashContext::default();
+        local.add_context(c);
+        conv.local_ns = local.namespaces;
+    }
+    let mut children = Vec::new();
+    for (k, v) in obj {
+        if matches!(
+            k.as_str(),
+            "#text" | "rdfs:comment" | "comment" | "@context"
+        ) || ctx.ignore_fields.iter().any(|f| f == k)
+        {
+            continue;
+        }
+        conv.push_child(&mut children, k, v);
+    }
+    let root = Node::new(ev_type.clone(), String::new(), children);
+    let mut root = deep_structure_correction(root);
+    let mut out = String::with_capacity(512);
+    out.push_str("eventType=");
+    out.push_str(&ev_type);
+    out.push_str(&render_in_order(&mut root.children, EVENT_ORDER));
+    root.children.retain(|c| {
+        !matches!(
+            c.name.as_str(),
+            "recordTime" | "eventID" | "type" | "errorDeclaration"
+        )
+    });
+    if !root.children.is_empty() {
+        out.push_str(&render_generic(&root.children));
+    }
+    out
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Vocabulary URIs the event uses (what JSON-LD expansion of its vocabulary fields yields, and the
+/// literal CBV / GS1 vocabulary URIs it contains).
+fn collect_expanded(obj: &Map<String, Value>, out: &mut Vec<String>) {
+    fn vocab(kind: VocabKind, v: Option<&Value>, out: &mut Vec<String>) {
+        let mut one = |x: &Value| {
+            if let Some(s) = x.as_str() {
+                if let Some(u) = kind.to_web_uri(s) {
+                    out.push(u);
+                }
+            }
+        };
+        match v {
+            Some(Value::Array(a)) => a.iter().for_each(&mut one),
+            Some(x) => one(x),
+            None => {}
+        }
+    }
+    fn each<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Value> {
+        let s: &'a [Value] = match v {
+            Some(Value::Array(a)) => a,
+            Some(x) => std::slice::from_ref(x),
+            None => &[],
+        };
+        s.iter()
+    }
+    vocab(VocabKind::BizStep, obj.get("bizStep"), out);
+    vocab(VocabKind::Disposition, obj.get("disposition"), out);
+    if let Some(pd) = obj.get("persistentDisposition") {
+        vocab(VocabKind::Disposition, pd.get("set"), out);
+        vocab(VocabKind::Disposition, pd.get("unset"), out);
+    }
+    for bt in each(obj.get("bizTransactionList")) {
+        vocab(VocabKind::BizTransactionType, bt.get("type"), out);
+    }
+    for l in ["sourceList", "destinationList"] {
+        for sd in each(obj.get(l)) {
+            vocab(VocabKind::SourceDestType, sd.get("type"), out);
+        }
+    }
+    if let Some(ed) = obj.get("errorDeclaration") {
+        vocab(VocabKind::ErrorReason, ed.get("reason"), out);
+    }
+    for se in each(obj.get("sensorElementList")) {
+        for sr in each(se.get("sensorReport")) {
+            vocab(VocabKind::MeasurementType, sr.get("type"), out);
+            vocab(VocabKind::SensorException, sr.get("exception"), out);
+            vocab(VocabKind::Component, sr.get("component"), out);
+        }
+    }
+    fn literals(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s)
+                if s.starts_with("https://ref.gs1.org/cbv")
+                    || s.starts_with("https://gs1.org/voc") =>
+            {
+                out.push(s.clone())
+            }
+            Value::Array(a) => a.iter().for_each(|x| literals(x, out)),
+            Value::Object(m) => m.values().for_each(|x| literals(x, out)),
+            _ => {}
+        }
+    }
+    obj.values().for_each(|v| literals(v, out));
+}
+
+struct Converter<'a> {
+    ctx: &'a HashContext,
+    expanded: &'a [String],
+    local_ns: Vec<(String, String)>,
+}
+
+impl Converter<'_> {
+    fn ns(&self, prefix: &str) -> Option<&str> {
+        self.local_ns
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, n)| n.as_str())
+            .or_else(|| self.ctx.namespace(prefix))
+    }
+
+    fn key(&self, k: &str) -> String {
+        if let Some((p, rest)) = k.split_once(':') {
+            if let Some(ns) = self.ns(p) {
+                return format!("{{{ns}}}{rest}");
+            }
+            // XML element names always have their namespace; prefixes of the standard context
+            // are not declared again in the converted document's @context.
+            if self.ctx.xml {
+                let std_ns = match p {
+                    "cbvmda" => Some("urn:epcglobal:cbv:mda:"),
+                    "gs1" => Some("https://gs1.org/voc/"),
+                    "cbv" => Some("https://ref.gs1.org/cbv/"),
+                    "epcis" => Some("https://ref.gs1.org/epcis/"),
+                    _ => None,
+                };
+                if let Some(ns) = std_ns {
+                    return format!("{{{ns}}}{rest}");
+                }
+            }
+        }
+        k.to_owned()
+    }
+
+    fn value(&self, s: &str) -> String {
+        if self.ctx.xml {
+            let s = self.expand_bare(s);
+            for (p, ns) in [
+                ("gs1:", "https://gs1.org/voc/"),
+                ("cbv:", "https://ref.gs1.org/cbv/"),
+            ] {
+                if let Some(rest) = s.strip_prefix(p) {
+                    return format!("{ns}{rest}");
+                }
+            }
+            return s.to_owned();
+        }
+        let s = self.expand_bare(s);
+        if let Some((p, rest)) = s.split_once(':') {
+            if let Some(ns) = self.ns(p) {
+                return format!("{ns}{rest}");
+            }
+        }
+        s.to_owned()
+    }
+
+    fn expand_bare<'s>(&'s self, s: &'s str) -> &'s str {
+        // Bare-word expansion: exactly one expanded vocabulary URI ending in -word or /word.
+        let mut found: Option<&String> = None;
+        let mut count = 0;
+        for x in self.expanded {
+            if x.len() > s.len() {
+                let (head, tail) = x.split_at(x.len() - s.len());
+                if tail == s && (head.ends_with('-') || head.ends_with('/')) {
+                    count += 1;
+                    found = Some(x);
+                }
+            }
+        }
+        match (count, found) {
+            (1, Some(x)) => x.as_str(),
+            _ => s,
+        }
+    }
+
+    fn convert(&self, v: &Value) -> Node {
+        match v {
+            Value::Array(a) => Node::new(
+                String::new(),
+                String::new(),
+                a.iter().map(|x| self.convert(x)).collect(),
+            ),
+            Value::Object(m) => {
+                let name = m.get("type").map(scalar_text).unwrap_or_default();
+                let text = m.get("#text").map(scalar_text).unwrap_or_default();
+                let mut children = Vec::new();
+                for (k, v) in m {
+                    if matches!(k.as_str(), "#text" | "rdfs:comment" | "comment") {
+                        continue;
+                    }
+                    self.push_child(&mut children, k, v);
+                }
+                Node::new(name, text, children)
+            }
+            Value::String(s) => Node::new(String::new(), self.value(s), Vec::new()),
+            Value::Bool(b) if self.ctx.xml => Node::new(String::new(), b.to_string(), Vec::new()),
+            other => Node::new(String::new(), scalar_text(other), Vec::new()),
+        }
+    }
+
+    fn push_child(&self, children: &mut Vec<Node>, k: &str, v: &Value) {
+        let child = self.convert(v);
+        let key = self.key(k);
+        if v.is_array() {
+            for el in child.children {
+                children.push(Node::new(key.clone(), el.text, el.children));
+            }
+        } else {
+            children.push(Node::new(key, child.text, child.children));
+        }
+    }
+}
+
+fn deep_structure_correction(node: Node) -> Node {
+    let Node {
+        name,
+        text,
+        children,
+        pair,
+    } = node;
+    let mut rest = Vec::with_capacity(children.len());
+    let mut lists: Vec<(String, Vec<Node>)> = Vec::new();
+    let mut child_epcs = Vec::new();
+    for c in children {
+        if c.name.ends_with("List") && !c.pair {
+            let el = Node::new(c.name[..c.name.len() - 4].to_owned(), c.text, c.children);
+            match lists.iter_mut().find(|(n, _)| *n == c.name) {
+                Some((_, v)) => v.push(el),
+                None => lists.push((c.name, vec![el])),
+            }
+        } else if c.name == "childEPCs" {
+            child_epcs.push(Node::new("epc".into(), c.text, Vec::new()));
+        } else {
+            rest.push(c);
+        }
+    }
+    let mut out = Vec::with_capacity(rest.len() + lists.len() + 1);
+    for c in rest {
+        out.push(deep_structure_correction(c));
+    }
+    for (list_name, elements) in lists {
+        if matches!(
+            list_name.as_str(),
+            "sourceList" | "destinationList" | "bizTransactionList"
+        ) {
+            let value_key = &list_name[..list_name.len() - 4];
+            let pairs = elements
+                .into_iter()
+                .map(|e| {
+                    let mut ty = None;
+                    let mut val = None;
+                    for c in e.children {
+                        if c.name == "type" && ty.is_none() {
+                            ty = Some(c);
+                        } else if c.name == value_key && val.is_none() {
+                            val = Some(c);
+                        }
+                    }
+                    Node {
+                        name: String::new(),
+                        text: String::new(),
+                        children: ty.into_iter().chain(val).collect(),
+                        pair: true,
+                    }
+                })
+                .collect();
+            out.push(Node::new(list_name, String::new(), pairs));
+        } else {
+            let node = Node::new(list_name, String::new(), elements);
+            out.push(deep_structure_correction(node));
+        }
+    }
+    if !child_epcs.is_empty() {
+        out.push(Node::new("childEPCs".into(), String::new(), child_epcs));
+    }
+    let name = match name.as_str() {
+        "inputEPC" | "outputEPC" => "epc".to_owned(),
+        "inputQuantity" | "outputQuantity" | "childQuantity" => "quantityElement".to_owned(),
+        "quantity" if !out.is_empty() => "quantityElement".to_owned(),
+        _ => name,
+    };
+    Node {
+        name,
+        text,
+        children: out,
+        pair,
+    }
+}
+
+/// One field of the canonical property order and the order of its children (empty: a leaf).
+struct Prop {
+    name: &'static str,
+    sub: &'static [Prop],
+}
+
+const fn p(name: &'static str) -> Prop {
+    Prop { name, sub: &[] }
+}
+
+const fn ps(name: &'static str, sub: &'static [Prop]) -> Prop {
+    Prop { name, sub }
+}
+
+const QUANTITY: &[Prop] = &[ps(
+    "quantityElement",
+    &[p("epcClass"), p("quantity"), p("uom")],
+)];
+const EPC: &[Prop] = &[p("epc")];
+
+const SENSOR_METADATA: &[Prop] = &[
+    p("time"),
+    p("startTime"),
+    p("endTime"),
+    p("deviceID"),
+    p("deviceMetadata"),
+    p("rawData"),
+    p("dataProcessingMethod"),
+    p("bizRules"),
+];
+
+const SENSOR_REPORT: &[Prop] = &[
+    p("type"),
+    p("exception"),
+    p("deviceID"),
+    p("deviceMetadata"),
+    p("rawData"),
+    p("dataProcessingMethod"),
+    p("time"),
+    p("microorganism"),
+    p("chemicalSubstance"),
+    p("value"),
+    p("component"),
+    p("stringValue"),
+    p("booleanValue"),
+    p("hexBinaryValue"),
+    p("uriValue"),
+    p("minValue"),
+    p("maxValue"),
+    p("meanValue"),
+    p("sDev"),
+    p("percRank"),
+    p("percValue"),
+    p("uom"),
+    p("coordinateReferenceSystem"),
+];
+
+const EVENT_ORDER: &[Prop] = &[
+    p("eventTime"),
+    p("eventTimeZoneOffset"),
+    p("certificationInfo"),
+    p("parentID"),
+    ps("epcList", EPC),
+    ps("inputEPCList", EPC),
+    ps("childEPCs", EPC),
+    ps("quantityList", QUANTITY),
+    ps("childQuantityList", QUANTITY),
+    ps("inputQuantityList", QUANTITY),
+    ps("outputEPCList", EPC),
+    ps("outputQuantityList", QUANTITY),
+    p("action"),
+    p("transformationID"),
+    p("bizStep"),
+    p("disposition"),
+    ps("persistentDisposition", &[p("set"), p("unset")]),
+    ps("readPoint", &[p("id")]),
+    ps("bizLocation", &[p("id")]),
+    ps(
+        "sensorElementList",
+        &[ps(
+            "sensorElement",
+            &[
+                ps("sensorMetadata", SENSOR_METADATA),
+                ps("sensorReport", SENSOR_REPORT),
+            ],
+        )],
+    ),
+];
+
+fn is_user_extension(name: &str) -> bool {
+    name.contains('{') && name.contains("/}")
+}
+
+fn render_in_order(children: &mut Vec<Node>, order: &[Prop]) -> String {
+    let mut pre = String::new();
+    // User extensions of a nested structure go after its ordered fields (not at event level).
+    let mut ext = Vec::new();
+    if children.len() > 1
+        && !children
+            .iter()
+            .any(|c| c.name.contains("eventTime") || c.name.contains("action"))
+    {
+        let mut i = 0;
+        while i < children.len() {
+            if is_user_extension(&children[i].name) && !children[i].pair {
+                ext.push(children.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+    for prop in order {
+        let (name, sub) = (prop.name, prop.sub);
+        let mut values = Vec::new();
+        let mut i = 0;
+        while i < children.len() {
+            if children[i].pair || children[i].name != name {
+                i += 1;
+                continue;
+            }
+            let s = child_pre_hash(&mut children[i], sub);
+            if !s.is_empty() {
+                values.push(s);
+            }
+            if children[i].children.is_empty() {
+                children.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        values.sort();
+        for v in values {
+            pre.push_str(&v);
+        }
+    }
+    if !ext.is_empty() {
+        pre.push_str(&render_generic(&ext));
+    }
+    pre
+}
+
+fn child_pre_hash(child: &mut Node, sub: &[Prop]) -> String {
+    let grand = if sub.is_empty() {
+        String::new()
+    } else {
+        render_in_order(&mut child.children, sub)
+    };
+    let mut text = String::new();
+    if !child.text.is_empty() {
+        let t = child.text.trim();
+        let lower = child.name.to_ascii_lowercase();
+        let v = if lower.contains("time") && !lower.contains("offset") {
+            fix_timestamp(t)
+        } else {
+            canonize_value(t)
+        };
+        if !v.is_empty() {
+            text.push('=');
+            text.push_str(&v);
+        }
+    }
+    if text.is_empty() && grand.is_empty() {
+        return String::new();
+    }
+    let mut s = String::with_capacity(child.name.len() + text.len() + grand.len());
+    s.push_str(&child.name);
+    s.push_str(&text);
+    s.push_str(&grand);
+    s
+}
+
+fn render_generic(children: &[Node]) -> String {
+    let mut values: Vec<String> = children
+        .iter()
+        .map(|c| {
+            if c.pair {
+                render_generic(&c.children)
+            } else {
+                let t = c.text.trim();
+                let mut s = c.name.clone();
+                if !t.is_empty() {
+                    s.push('=');
+                    s.push_str(&canonize_value(t));
+                }
+                s.push_str(&render_generic(&c.children));
+                s
+            }
+        })
+        .collect();
+    let keep_order = children
+        .iter()
+        .any(|c| !c.pair && matches!(c.name.as_str(), "bizTransaction" | "source" | "destination"));
+    if values.len() > 1 && !keep_order {
+        values.sort();
+    }
+    values.concat()
+}
+
+/// UTC, millisecond precision (microseconds rounded half to even), `Z`. Unparseable text is kept.
+pub fn fix_timestamp(s: &str) -> String {
+    match parse_instant(s) {
+        Ok((i, _)) => {
+            let micros = i.nanos / 1000;
+            let (q, r) = (micros / 1000, micros % 1000);
+            let mut millis = if r > 500 || (r == 500 && q % 2 == 1) {
+                q + 1
+            } else {
+                q
+            };
+            let mut secs = i.secs;
+            if millis == 1000 {
+                millis = 0;
+                secs += 1;
+            }
+            Instant::format_millis(secs, millis)
+        }
+        Err(_) => s.to_owned(),
+    }
+}
+
+/// CBV 1.x URNs to web URIs, numbers normalised, GS1 identifiers to canonical Digital Links.
+pub fn canonize_value(text: &str) -> String {
+    let mut t = if text.contains("urn:epcglobal:cbv:") {
+        text.replace(
+            "urn:epcglobal:cbv:bizstep:",
+            "https://ref.gs1.org/cbv/BizStep-",
+        )
+        .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+        .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
+        .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
+        .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-")
+    } else {
+        text.to_owned()
+    };
+    if let Some(n) = normalise_number(&t) {
+        t = n;
+    }
+    if t.contains('.') {
+        if let Some(dl) = epc::normalise_to_dl(&t) {
+            return dl;
+        }
+    }
+    t
+}
+
+/// Decimal text to its shortest canonical form: integers without `.0`, leading zeros or `+`;
+/// other values as the shortest round-trip decimal (scientific below 1e-4).
+pub fn normalise_number(t: &str) -> Option<String> {
+    let b = t.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut ndig = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        ndig += i - f;
+    }
+    if ndig == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return None;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    let f: f64 = t.parse().ok()?;
+    if !f.is_finite() {
+        return None;
+    }
+    Some(format_f64(f))
+}
+
+fn format_f64(f: f64) -> String {
+    if f == f.trunc() {
+        let s = format!("{f:.0}");
+        return if s == "-0" { "0".into() } else { s };
+    }
+    let a = f.abs();
+    if a < 1e-4 {
+        // Python repr: d.ddde-XX
+        let s = format!("{f:e}");
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            return format!("{m}e{sign}{digits:0>2}");
+        }
+        s
+    } else {
+        format!("{f}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_normalise_like_the_reference() {
+        assert_eq!(normalise_number("26.0").as_deref(), Some("26"));
+        assert_eq!(normalise_number("+012.10").as_deref(), Some("12.1"));
+        assert_eq!(normalise_number("0.00001").as_deref(), Some("1e-05"));
+        assert_eq!(normalise_number("1e2").as_deref(), Some("100"));
+        assert_eq!(normalise_number("-0.0").as_deref(), Some("0"));
+        assert_eq!(normalise_number("12a"), None);
+        assert_eq!(normalise_number("."), None);
+        assert_eq!(normalise_number("nan"), None);
+    }
+
+    #[test]
+    fn timestamps_round_to_millis() {
+        assert_eq!(
+            fix_timestamp("2022-02-16T20:33:31.116000-06:00"),
+            "2022-02-17T02:33:31.116Z"
+        );
+        assert_eq!(
+            fix_timestamp("2020-01-01T00:00:00.0005Z"),
+            "2020-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            fix_timestamp("2020-01-01T00:00:00.0015Z"),
+            "2020-01-01T00:00:00.002Z"
+        );
+        assert_eq!(
+            fix_timestamp("2020-01-01T23:59:59.9996Z"),
+            "2020-01-02T00:00:00.000Z"
+        );
+        assert_eq!(fix_timestamp("yesterday"), "yesterday");
+    }
+}
