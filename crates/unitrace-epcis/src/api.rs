@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::epc::EpcFormat;
 use crate::hash::{self, HashContext};
 use crate::json::{self, JsonError, JsonEventReader};
+use crate::model::Document;
 use crate::validate::{self, Problem};
 
 /// A document format.
@@ -31,6 +32,14 @@ pub enum Error {
     /// Not an EPCIS document.
     #[error("not an EPCIS document: {0}")]
     NotEpcis(String),
+    /// An event that does not fit the model (validate the document for the details).
+    #[error("event {index}: {message}")]
+    Model {
+        /// Index of the event.
+        index: usize,
+        /// What does not fit.
+        message: String,
+    },
 }
 
 /// The format of `bytes` from its first non-space character (a UTF-8 BOM is skipped).
@@ -127,18 +136,50 @@ fn check_epcis(header: &Map<String, Value>) -> Result<(), Error> {
     }
 }
 
+/// Reads a whole document (JSON or XML) into the model.
+pub fn read_document(bytes: &[u8]) -> Result<Document, Error> {
+    let mut events = Vec::new();
+    let header = for_each_event(bytes, |item| {
+        if let Item::Event(_, e) = item {
+            events.push(e);
+        }
+    })?;
+    check_epcis(&header)?;
+    Document::from_parts(header, events).map_err(|(index, e)| Error::Model {
+        index,
+        message: e.0,
+    })
+}
+
 /// The canonical pre-hash string of every event, in document order.
+///
+/// Streaming: each event is hashed as it is read, with the namespaces of the document's
+/// `@context`. If the `@context` only follows the event list, the events are kept until it has been
+/// read (the one case where memory grows with the document).
 pub fn pre_hash_document(bytes: &[u8]) -> Result<Vec<String>, Error> {
-    let mut ctx = HashContext::default();
+    let xml = detect_format(bytes) == Some(Format::Xml);
+    let mut ctx: Option<HashContext> = None;
+    let mut pending = Vec::new();
     let mut out = Vec::new();
     let header = for_each_event(bytes, |item| match item {
         Item::Header(h) => {
-            ctx = HashContext::from_document(h);
-            ctx.xml = detect_format(bytes) == Some(Format::Xml);
+            if h.contains_key("@context") {
+                let mut c = HashContext::from_document(h);
+                c.xml = xml;
+                ctx = Some(c);
+            }
         }
-        Item::Event(_, e) => out.push(hash::pre_hash(&e, &ctx)),
+        Item::Event(_, e) => match &ctx {
+            Some(c) => out.push(hash::pre_hash(&e, c)),
+            None => pending.push(e),
+        },
     })?;
     check_epcis(&header)?;
+    if !pending.is_empty() {
+        let mut c = HashContext::from_document(&header);
+        c.xml = xml;
+        out.extend(pending.iter().map(|e| hash::pre_hash(e, &c)));
+    }
     Ok(out)
 }
 

@@ -10,6 +10,7 @@ pub use xml::{
 pub mod epc;
 pub mod hash;
 pub mod json;
+pub mod model;
 pub mod time;
 pub mod validate;
 pub mod vocab;
@@ -17,7 +18,8 @@ pub mod vocab;
 mod api;
 pub use api::{
     convert, detect_format, for_each_event, hash_document, parse_document_value, pre_hash_document,
-    validate_document, xml_supported, Error, Format, Item,
+    read_document, validate_document, xml_supported, Error, Format, Item,
 };
 pub use epc::EpcFormat;
+pub use model::{Document, EpcisDocument, EpcisQueryDocument, Event, EventType};
 pub use validate::Problem;

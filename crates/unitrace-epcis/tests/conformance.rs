@@ -100,3 +100,89 @@ fn every_valid_json_example_validates() {
     eprintln!("{valid}/{} JSON examples valid", files.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn json_model_json_keeps_every_event_hash() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for f in json_examples() {
+        let rel = f.strip_prefix(EXAMPLES).unwrap().display().to_string();
+        if expected_invalid(&rel).is_some() {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        let before = unitrace_epcis::hash_document(&bytes).unwrap();
+        let doc = match unitrace_epcis::read_document(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                failures.push(format!("{rel}: {e}"));
+                continue;
+            }
+        };
+        assert_eq!(doc.events().len(), before.len(), "{rel}");
+        let mut out = Vec::new();
+        doc.write_json(&mut out).unwrap();
+        let after = unitrace_epcis::hash_document(&out).unwrap();
+        if before != after {
+            failures.push(format!(
+                "{rel}: hashes changed\n{}",
+                String::from_utf8_lossy(&out)
+            ));
+        }
+        // The written document is valid again and reads back to the same model.
+        if let Err(p) = unitrace_epcis::validate_document(&out) {
+            failures.push(format!("{rel}: written document invalid: {p:?}"));
+        }
+        let again = unitrace_epcis::read_document(&out).unwrap();
+        if again != doc {
+            failures.push(format!("{rel}: model changed after a round trip"));
+        }
+        checked += 1;
+    }
+    eprintln!("{checked} JSON examples round-tripped");
+    assert!(checked >= 80);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn convert_json_keeps_hashes_and_epc_forms_convert() {
+    use unitrace_epcis::{convert, hash_document, EpcFormat, Format};
+    let f = Path::new(EXAMPLES).join("JSON/Example_9.6.1-ObjectEvent.jsonld");
+    let bytes = std::fs::read(f).unwrap();
+    let before = hash_document(&bytes).unwrap();
+    for fmt in [EpcFormat::AsIs, EpcFormat::DigitalLink, EpcFormat::Urn] {
+        let out = convert(&bytes, Format::Json, fmt).unwrap();
+        assert_eq!(hash_document(&out).unwrap(), before, "{fmt:?}");
+        let text = String::from_utf8(out).unwrap();
+        match fmt {
+            EpcFormat::DigitalLink => assert!(!text.contains("urn:epc:id:sgtin"), "{text}"),
+            EpcFormat::Urn => assert!(text.contains("urn:epc:id:sgtin"), "{text}"),
+            EpcFormat::AsIs => {}
+        }
+    }
+}
+
+#[test]
+fn hand_made_invalid_documents_are_rejected_with_event_and_pointer() {
+    let doc = br#"{"@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+      "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+      "epcisBody":{"eventList":[
+        {"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":[],"action":"OBSERVE"},
+        {"type":"ObjectEvent","eventID":"ni:///sha-256;abc?ver=CBV2.0","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":[],"action":"MOVE"}]}}"#;
+    let p = unitrace_epcis::validate_document(doc).unwrap_err();
+    let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        ["event 1 (ni:///sha-256;abc?ver=CBV2.0): /epcisBody/eventList/1/action: must be ADD, OBSERVE or DELETE, found \"MOVE\""]
+    );
+    for bad in [
+        &b"{"[..],
+        b"",
+        b"[1]",
+        b"<x",
+        b"{\"type\":\"EPCISDocument\"}",
+    ] {
+        assert!(unitrace_epcis::validate_document(bad).is_err());
+        assert!(unitrace_epcis::hash_document(bad).is_err() || bad.starts_with(b"{\"type"));
+    }
+}
