@@ -1,0 +1,328 @@
+//! The capture engine's operations on one open PostgreSQL write transaction. The writer thread
+//! drives its own single-threaded runtime, so each operation blocks on its query.
+
+use std::collections::HashMap;
+
+use tokio::runtime::Runtime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+use unitrace_store::engine::CaptureTx;
+use unitrace_store::state::{EventFacts, RoleSet};
+use unitrace_store::{Action, CaptureEvent, EpcRole, StoreError, StoreResult, UnitState};
+
+use crate::rows::{fact_cols, facts_from_row, json_list, unit_cols, unit_from_row};
+use crate::schema::db_err;
+
+pub(crate) struct PgTx<'a> {
+    pub rt: &'a Runtime,
+    pub client: &'a Client,
+    pub stmts: &'a mut HashMap<&'static str, Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl PgTx<'_> {
+    fn stmt(&mut self, sql: &'static str) -> StoreResult<Statement> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.rt.block_on(self.client.prepare(sql)).map_err(db_err)?;
+        self.stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .map_err(db_err)
+    }
+
+    fn exec(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<u64> {
+        let s = self.stmt(sql)?;
+        self.rt
+            .block_on(self.client.execute(&s, params))
+            .map_err(db_err)
+    }
+
+    fn query(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<Vec<Row>> {
+        let s = self.stmt(sql)?;
+        self.rt
+            .block_on(self.client.query(&s, params))
+            .map_err(db_err)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<Option<Row>> {
+        let s = self.stmt(sql)?;
+        self.rt
+            .block_on(self.client.query_opt(&s, params))
+            .map_err(db_err)
+    }
+}
+
+impl CaptureTx for PgTx<'_> {
+    fn last_record_time(&mut self) -> StoreResult<Option<i64>> {
+        let r = self.query_opt("SELECT MAX(record_time) FROM event", &[])?;
+        match r {
+            Some(r) => r.try_get(0).map_err(db_err),
+            None => Ok(None),
+        }
+    }
+
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.batch("SAVEPOINT req")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.batch("ROLLBACK TO SAVEPOINT req")
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.batch("RELEASE SAVEPOINT req")
+    }
+
+    fn hash_exists(&mut self, hash_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .query_opt("SELECT 1 FROM event WHERE hash_id = $1", &[&hash_id])?
+            .is_some())
+    }
+
+    fn hash_of_event_id(&mut self, event_id: &str) -> StoreResult<Option<String>> {
+        match self.query_opt(
+            "SELECT hash_id FROM event WHERE event_id = $1",
+            &[&event_id],
+        )? {
+            Some(r) => Ok(Some(r.try_get(0).map_err(db_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_event(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+    ) -> StoreResult<i64> {
+        let action = ev.action.map(Action::code);
+        let parent = ev.parent_id();
+        let pset = json_list(&ev.persistent_disposition_set);
+        let punset = json_list(&ev.persistent_disposition_unset);
+        let err_time = ev.error_declaration.as_ref().map(|e| e.declaration_time);
+        let err_reason = ev.error_declaration.as_ref().and_then(|e| e.reason.clone());
+        let row = self.query_opt(
+            "INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
+             biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
+             pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+             RETURNING seq",
+            &[
+                &ev.hash_id,
+                &ev.event_id,
+                &ev.event_type.code(),
+                &ev.event_time,
+                &ev.event_time_zone_offset,
+                &record_time,
+                &action,
+                &ev.biz_step,
+                &ev.disposition,
+                &ev.read_point,
+                &ev.biz_location,
+                &ev.transformation_id,
+                &parent,
+                &ev.is_empty_delete(),
+                &pset,
+                &punset,
+                &ev.ilmd_lot,
+                &ev.ilmd_expiry,
+                &err_time,
+                &err_reason,
+                &document,
+            ],
+        )?;
+        let seq: i64 = match row {
+            Some(r) => r.try_get(0).map_err(db_err)?,
+            None => {
+                return Err(StoreError::Database(
+                    "INSERT returned no sequence number".into(),
+                ))
+            }
+        };
+        if !ev.epcs.is_empty() {
+            // One multi-row insert through arrays: one round trip for any number of EPCs.
+            let epcs: Vec<&str> = ev.epcs.iter().map(|(_, e)| e.as_str()).collect();
+            let roles: Vec<i64> = ev.epcs.iter().map(|(r, _)| r.code()).collect();
+            self.exec(
+                "INSERT INTO event_epc (epc, event_time, event_seq, role) \
+                 SELECT u.epc, $2, $3, u.role FROM UNNEST($1::text[], $4::bigint[]) AS u(epc, role)",
+                &[&epcs, &ev.event_time, &seq, &roles],
+            )?;
+        }
+        for q in &ev.quantities {
+            self.exec(
+                "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom) VALUES ($1, $2, $3, $4, $5)",
+                &[&seq, &q.role.code(), &q.epc_class, &q.quantity, &q.uom],
+            )?;
+        }
+        for (op, list) in [
+            (0i64, &ev.persistent_disposition_set),
+            (1, &ev.persistent_disposition_unset),
+        ] {
+            for v in list {
+                self.exec(
+                    "INSERT INTO event_pdisp (event_seq, op, value) VALUES ($1, $2, $3)",
+                    &[&seq, &op, v],
+                )?;
+            }
+        }
+        for (kind, list) in [
+            (0i64, &ev.biz_transactions),
+            (1, &ev.sources),
+            (2, &ev.destinations),
+        ] {
+            for (ty, v) in list {
+                self.exec(
+                    "INSERT INTO event_biztx (event_seq, kind, type, value) VALUES ($1, $2, $3, $4)",
+                    &[&seq, &kind, ty, v],
+                )?;
+            }
+        }
+        if let Some(e) = &ev.error_declaration {
+            for id in &e.corrective_event_ids {
+                self.exec(
+                    "INSERT INTO event_corrective (event_seq, event_id) VALUES ($1, $2)",
+                    &[&seq, id],
+                )?;
+            }
+        }
+        for s in &ev.sensor_reports {
+            self.exec(
+                "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[&seq, &s.report_type, &s.device_id, &s.value, &s.min_value, &s.max_value, &s.mean_value, &s.uom, &s.time],
+            )?;
+        }
+        Ok(seq)
+    }
+
+    fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>> {
+        match self.query_opt(
+            concat!("SELECT ", unit_cols!(), " FROM unit_state WHERE epc = $1"),
+            &[&epc],
+        )? {
+            Some(r) => unit_from_row(&r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn save_unit(&mut self, s: &UnitState) -> StoreResult<()> {
+        let pd = json_list(&s.persistent_dispositions);
+        let pst = s.parent_since.map(|p| p.0);
+        let pss = s.parent_since.map(|p| p.1);
+        self.exec(
+            concat!(
+                "INSERT INTO unit_state (",
+                unit_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
+                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
+                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
+                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
+                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
+                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq"
+            ),
+            &[
+                &s.epc,
+                &s.commissioned_at,
+                &s.commissioned_where,
+                &s.commissioned_by_step,
+                &s.last_event_time,
+                &s.last_event_seq,
+                &s.biz_location,
+                &s.read_point,
+                &s.disposition,
+                &pd,
+                &s.lot,
+                &s.expiry,
+                &s.parent,
+                &pst,
+                &pss,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
+        let rows = self.query(
+            concat!(
+                "SELECT ",
+                fact_cols!(),
+                ", x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = $1 ORDER BY x.event_time, x.event_seq"
+            ),
+            &[&epc],
+        )?;
+        group_roles(&rows)
+    }
+
+    fn empty_deletes(&mut self, parent: &str) -> StoreResult<Vec<EventFacts>> {
+        let rows = self.query(
+            concat!(
+                "SELECT ",
+                fact_cols!(),
+                " FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq"
+            ),
+            &[&parent, &EpcRole::ParentId.code()],
+        )?;
+        rows.iter().map(facts_from_row).collect()
+    }
+
+    fn emptied_after(&mut self, parent: &str, key: (i64, i64)) -> StoreResult<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = $1 AND x.role = $2 AND (x.event_time, x.event_seq) > ($3, $4) AND e.empty_delete LIMIT 1",
+                &[&parent, &EpcRole::ParentId.code(), &key.0, &key.1],
+            )?
+            .is_some())
+    }
+
+    fn empty_parent(&mut self, parent: &str, key: (i64, i64)) -> StoreResult<()> {
+        self.exec(
+            "UPDATE unit_state SET parent = NULL, parent_since_time = NULL, parent_since_seq = NULL \
+             WHERE parent = $1 AND (parent_since_time IS NULL OR (parent_since_time, parent_since_seq) < ($2, $3))",
+            &[&parent, &key.0, &key.1],
+        )?;
+        Ok(())
+    }
+
+    fn add_stock(
+        &mut self,
+        epc_class: &str,
+        location: &str,
+        uom: &str,
+        delta: f64,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO class_stock (epc_class, location, uom, quantity) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (epc_class, location, uom) DO UPDATE SET quantity = class_stock.quantity + EXCLUDED.quantity",
+            &[&epc_class, &location, &uom, &delta],
+        )?;
+        Ok(())
+    }
+}
+
+/// Rows of (facts..., role), ordered by event: one entry per event with all its roles.
+pub(crate) fn group_roles(rows: &[Row]) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
+    let mut out: Vec<(EventFacts, RoleSet)> = Vec::new();
+    for row in rows {
+        let seq: i64 = row.try_get(0).map_err(db_err)?;
+        let code: i64 = row.try_get(14).map_err(db_err)?;
+        let role = EpcRole::from_code(code)
+            .ok_or_else(|| StoreError::Corrupt(format!("role code {code}")))?;
+        match out.last_mut() {
+            Some((f, r)) if f.seq == seq => *r = r.with(role),
+            _ => out.push((facts_from_row(row)?, RoleSet::single(role))),
+        }
+    }
+    Ok(out)
+}

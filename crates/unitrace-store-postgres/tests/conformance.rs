@@ -1,0 +1,136 @@
+//! The store conformance suite on PostgreSQL. Runs when `UNITRACE_TEST_POSTGRES` holds a server URL
+//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test creates its own database there
+//! and drops it at the end. Without the variable the tests are skipped with a notice, unless
+//! `UNITRACE_REQUIRE_POSTGRES=1`, which makes a missing or unreachable server fail them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_postgres::NoTls;
+use unitrace_store::conformance::StoreFactory;
+use unitrace_store::{Clock, Store};
+use unitrace_store_postgres::PostgresStore;
+
+fn required() -> bool {
+    std::env::var("UNITRACE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+struct PgFactory {
+    admin_url: String,
+    db: String,
+    created: bool,
+}
+
+fn factory() -> Option<PgFactory> {
+    match std::env::var("UNITRACE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(PgFactory {
+            admin_url: url,
+            db: format!("unitrace_test_{:016x}", fastrand::u64(..)),
+            created: false,
+        }),
+        _ => {
+            if required() {
+                panic!("UNITRACE_REQUIRE_POSTGRES=1 but UNITRACE_TEST_POSTGRES is not set");
+            }
+            eprintln!("notice: UNITRACE_TEST_POSTGRES is not set; PostgreSQL store test skipped");
+            None
+        }
+    }
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at UNITRACE_TEST_POSTGRES={url}: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+impl PgFactory {
+    fn db_url(&self) -> String {
+        let mut config: tokio_postgres::Config = self
+            .admin_url
+            .parse()
+            .expect("UNITRACE_TEST_POSTGRES is not a PostgreSQL URL");
+        config.dbname(&self.db);
+        // Rebuild as key=value form, which tokio-postgres accepts as well as URLs.
+        let mut parts = Vec::new();
+        for h in config.get_hosts() {
+            if let tokio_postgres::config::Host::Tcp(h) = h {
+                parts.push(format!("host={h}"));
+            }
+        }
+        if let Some(p) = config.get_ports().first() {
+            parts.push(format!("port={p}"));
+        }
+        if let Some(u) = config.get_user() {
+            parts.push(format!("user={u}"));
+        }
+        if let Some(pw) = config.get_password() {
+            parts.push(format!("password={}", String::from_utf8_lossy(pw)));
+        }
+        parts.push(format!("dbname={}", self.db));
+        parts.join(" ")
+    }
+}
+
+#[async_trait]
+impl StoreFactory for PgFactory {
+    async fn open(&mut self, clock: Arc<dyn Clock>) -> Arc<dyn Store> {
+        if !self.created {
+            let a = admin(&self.admin_url).await;
+            a.batch_execute(&format!("CREATE DATABASE {}", self.db))
+                .await
+                .expect("CREATE DATABASE");
+            self.created = true;
+        }
+        Arc::new(
+            PostgresStore::connect(&self.db_url(), clock)
+                .await
+                .expect("connect PostgreSQL store"),
+        )
+    }
+}
+
+impl Drop for PgFactory {
+    fn drop(&mut self) {
+        if !self.created {
+            return;
+        }
+        let (url, db) = (self.admin_url.clone(), self.db.clone());
+        // Drop runs inside the test's runtime: do the cleanup on a thread with its own.
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let a = admin(&url).await;
+                if let Err(e) = a
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .await
+                {
+                    eprintln!("warning: could not drop test database {db}: {e}");
+                }
+            });
+        })
+        .join();
+        if done.is_err() {
+            eprintln!("warning: cleanup of test database {} failed", self.db);
+        }
+    }
+}
+
+unitrace_store::conformance_suite!(factory());
+
+#[tokio::test]
+async fn bad_url_is_a_clear_error() {
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    match PostgresStore::connect("postgres://[bad", clock).await {
+        Err(unitrace_store::StoreError::InvalidInput(m)) => assert!(m.contains("URL"), "{m}"),
+        Err(e) => panic!("expected InvalidInput, got {e}"),
+        Ok(_) => panic!("connected with a bad URL"),
+    }
+}
