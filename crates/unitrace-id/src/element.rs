@@ -291,6 +291,11 @@ fn split_element_string(data: &str, sep: u8) -> Result<Vec<(String, String)>, Id
 }
 
 impl ElementString {
+    /// The element string with no AIs: what a non-GS1 identity (an EPC GID) has.
+    pub fn empty() -> Self {
+        ElementString { ais: Vec::new() }
+    }
+
     /// Builds a validated element string from AIs and values, in order.
     pub fn from_ais(ais: Vec<(String, String)>) -> Result<Self, IdError> {
         validate_ais(&ais)?;

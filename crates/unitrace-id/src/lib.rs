@@ -18,6 +18,7 @@ pub mod gcp;
 pub mod identity;
 
 mod error;
+pub mod parse;
 
 pub use error::IdError;
 
@@ -29,3 +30,4 @@ pub use element::{ElementString, Symbology};
 pub use epc::{decode_hex as decode_epc_hex, parse_epc_uri, parse_tag_uri, EpcTag, EpcUri, Scheme};
 pub use gcp::GcpResolver;
 pub use identity::Identity;
+pub use parse::{parse_any, InputKind, Parsed};

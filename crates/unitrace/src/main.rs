@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "unitrace",
@@ -17,27 +19,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check GS1 check digits (placeholder verb until `id` lands).
-    CheckDigit {
-        /// Digits without their check digit.
-        body: String,
-    },
+    /// Identifiers: GS1 element strings and scan data, Digital Link, EPC URIs, RFID binary.
+    #[command(subcommand)]
+    Id(cli::id::IdCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::CheckDigit { body } => {
-            match unitrace_id::check::gs1_check_digit(body.as_bytes()) {
-                Some(d) => {
-                    println!("{}", d as char);
-                    ExitCode::SUCCESS
-                }
-                None => {
-                    eprintln!("not all digits: {body:?}");
-                    ExitCode::FAILURE
-                }
-            }
+    let result = match cli.command {
+        Command::Id(cmd) => cli::id::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line on stderr naming what is wrong; nothing on stdout.
+            let msg = format!("{err:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
         }
     }
 }

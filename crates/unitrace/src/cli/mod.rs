@@ -1,0 +1,3 @@
+//! The CLI verbs, one module each.
+
+pub mod id;
