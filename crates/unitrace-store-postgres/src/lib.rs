@@ -26,9 +26,9 @@ use unitrace_store::limits::{
 use unitrace_store::query::{Matcher, PageCursor};
 use unitrace_store::state::{parents_named, HistoryItem};
 use unitrace_store::{
-    CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, Location, OrderBy,
-    OrderDirection, Party, Product, QueryPage, StockRow, Store, StoreError, StoreResult,
-    StoredEvent, UnitFilter, UnitState,
+    CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
+    GenealogyDirection, Location, OrderBy, OrderDirection, Party, Product, QueryPage, StockRow,
+    Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
 };
 
 use query::{Param, Where};
@@ -665,6 +665,34 @@ impl Store for PostgresStore {
             .await
             .map_err(db_err)?;
         rows.iter().map(stored_from_row).collect()
+    }
+
+    async fn transformation_links(
+        &self,
+        epc: &str,
+        direction: GenealogyDirection,
+    ) -> StoreResult<Vec<String>> {
+        let (from, to) = match direction {
+            GenealogyDirection::Inputs => (EpcRole::OutputEpc, EpcRole::InputEpc),
+            GenealogyDirection::Outputs => (EpcRole::InputEpc, EpcRole::OutputEpc),
+        };
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT DISTINCT y.epc FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 JOIN event_epc y ON y.event_seq = x.event_seq AND y.event_time = x.event_time \
+                 WHERE x.epc = $1 AND x.role = $2 AND y.role = $3 AND e.event_type = $4 ORDER BY y.epc LIMIT $5",
+                &[
+                    &epc,
+                    &from.code(),
+                    &to.code(),
+                    &EventType::TransformationEvent.code(),
+                    &(MAX_CONTAINMENT_NODES as i64),
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(db_err)).collect()
     }
 
     async fn class_stock(

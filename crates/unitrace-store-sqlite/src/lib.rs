@@ -22,9 +22,9 @@ use unitrace_store::limits::{
 };
 use unitrace_store::query::{Matcher, PageCursor};
 use unitrace_store::{
-    CaptureEvent, CaptureMode, CaptureReport, Clock, EventQuery, EventType, HistoryItem, Location,
-    OrderBy, OrderDirection, Party, Product, QueryPage, StockRow, Store, StoreError, StoreResult,
-    StoredEvent, UnitFilter, UnitState,
+    CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
+    GenealogyDirection, HistoryItem, Location, OrderBy, OrderDirection, Party, Product, QueryPage,
+    StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
 };
 
 use schema::db_err;
@@ -603,6 +603,35 @@ impl Store for SqliteStore {
                 ))
                 .map_err(db_err)?;
             collect_events(&mut st, params![epc, a0, a1, b0, b1, limit.min(i64::MAX as usize) as i64])
+        })
+        .await
+    }
+
+    async fn transformation_links(
+        &self,
+        epc: &str,
+        direction: GenealogyDirection,
+    ) -> StoreResult<Vec<String>> {
+        let epc = epc.to_string();
+        let (from, to) = match direction {
+            GenealogyDirection::Inputs => (EpcRole::OutputEpc, EpcRole::InputEpc),
+            GenealogyDirection::Outputs => (EpcRole::InputEpc, EpcRole::OutputEpc),
+        };
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT DISTINCT y.epc FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                     JOIN event_epc y ON y.event_seq = x.event_seq AND y.event_time = x.event_time \
+                     WHERE x.epc = ?1 AND x.role = ?2 AND y.role = ?3 AND e.event_type = ?4 ORDER BY y.epc LIMIT ?5",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(
+                    params![epc, from.code(), to.code(), EventType::TransformationEvent.code(), MAX_CONTAINMENT_NODES as i64],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
         })
         .await
     }

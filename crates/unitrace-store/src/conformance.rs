@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             page_token_checks,
             timeline_with_inference,
             containment_tree_up_and_down,
+            genealogy_both_directions,
             model_based_random_sequences,
         );
     };
@@ -2147,6 +2148,72 @@ pub async fn containment_tree_up_and_down<F: StoreFactory>(f: &mut F) {
             (epc(3), case2.to_string(), 2),
         ]
     );
+}
+
+pub async fn genealogy_both_directions<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let tf = |n: u32, minutes: i64, inputs: &[String], outputs: &[String]| {
+        let mut e = ev(n, EventType::TransformationEvent, minutes);
+        e.epcs = inputs
+            .iter()
+            .map(|i| (EpcRole::InputEpc, i.clone()))
+            .collect();
+        e.epcs
+            .extend(outputs.iter().map(|o| (EpcRole::OutputEpc, o.clone())));
+        e
+    };
+    // epc(1) + epc(2) -> epc(10); epc(10) + epc(3) -> epc(20), epc(21); epc(21) -> epc(30)
+    must_capture(
+        &s,
+        vec![
+            tf(1, 0, &[epc(1), epc(2)], &[epc(10)]),
+            tf(2, 1, &[epc(10), epc(3)], &[epc(20), epc(21)]),
+            tf(3, 2, &[epc(21)], &[epc(30)]),
+        ],
+    )
+    .await;
+    let g = s
+        .genealogy(&epc(30), GenealogyDirection::Inputs)
+        .await
+        .unwrap();
+    let got: Vec<(String, String, usize)> = g
+        .nodes
+        .iter()
+        .map(|n| (n.epc.clone(), n.via.clone(), n.depth))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (epc(21), epc(30), 1),
+            (epc(10), epc(21), 2),
+            (epc(3), epc(21), 2),
+            (epc(1), epc(10), 3),
+            (epc(2), epc(10), 3),
+        ]
+    );
+    assert!(!g.truncated);
+    let g = s
+        .genealogy(&epc(1), GenealogyDirection::Outputs)
+        .await
+        .unwrap();
+    let got: BTreeSet<String> = g.nodes.iter().map(|n| n.epc.clone()).collect();
+    assert_eq!(
+        got,
+        [epc(10), epc(20), epc(21), epc(30)].into_iter().collect()
+    );
+    assert_eq!(
+        s.transformation_links(&epc(10), GenealogyDirection::Inputs)
+            .await
+            .unwrap(),
+        vec![epc(1), epc(2)]
+    );
+    assert!(s
+        .genealogy(&epc(99), GenealogyDirection::Outputs)
+        .await
+        .unwrap()
+        .nodes
+        .is_empty());
 }
 
 /// The reference model: every captured event in capture order, and unit state by replay of the

@@ -32,8 +32,8 @@ pub use event::{
 };
 pub use master::{Location, Party, Product};
 pub use query::{
-    CmpOp, Containment, ContainmentNode, EventQuery, OrderBy, OrderDirection, QueryPage, StockRow,
-    TimelineEntry, UnitFilter,
+    CmpOp, Containment, ContainmentNode, EventQuery, Genealogy, GenealogyDirection, GenealogyNode,
+    OrderBy, OrderDirection, QueryPage, StockRow, TimelineEntry, UnitFilter,
 };
 pub use state::{HistoryItem, UnitState};
 
@@ -76,6 +76,14 @@ pub trait Store: Send + Sync {
         before: Option<(i64, i64)>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// One step of genealogy: the units on the other side of every TransformationEvent that names
+    /// `epc` as an output (direction Inputs) or as an input (direction Outputs); sorted, distinct.
+    async fn transformation_links(
+        &self,
+        epc: &str,
+        direction: GenealogyDirection,
+    ) -> StoreResult<Vec<String>>;
 
     /// Class-level stock, optionally for one class and/or one location.
     async fn class_stock(
@@ -147,6 +155,48 @@ pub trait Store: Send + Sync {
         }
         out.sort_by_key(|e| (e.event.event_time, e.event.seq));
         Ok(out)
+    }
+
+    /// Genealogy of one unit through TransformationEvents, in one direction, recursively.
+    async fn genealogy(&self, epc: &str, direction: GenealogyDirection) -> StoreResult<Genealogy> {
+        let mut nodes = Vec::new();
+        let mut truncated = false;
+        let mut seen: HashSet<String> = HashSet::new();
+        seen.insert(epc.to_string());
+        let mut frontier = vec![epc.to_string()];
+        for depth in 1..=MAX_CONTAINMENT_DEPTH {
+            let mut next = Vec::new();
+            for unit in &frontier {
+                for linked in self.transformation_links(unit, direction).await? {
+                    if !seen.insert(linked.clone()) {
+                        continue;
+                    }
+                    if nodes.len() >= MAX_CONTAINMENT_NODES {
+                        truncated = true;
+                        break;
+                    }
+                    nodes.push(GenealogyNode {
+                        epc: linked.clone(),
+                        via: unit.clone(),
+                        depth,
+                    });
+                    next.push(linked);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            if depth == MAX_CONTAINMENT_DEPTH {
+                truncated = true;
+            }
+            frontier = next;
+        }
+        Ok(Genealogy {
+            epc: epc.to_string(),
+            direction,
+            nodes,
+            truncated,
+        })
     }
 
     /// Containment of one unit: its chain of parents upwards and all its descendants.

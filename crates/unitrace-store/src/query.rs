@@ -467,3 +467,32 @@ pub struct StockRow {
     pub uom: String,
     pub quantity: f64,
 }
+
+/// Direction of a genealogy walk through TransformationEvents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GenealogyDirection {
+    /// What it was made from: inputs of the transformations that output it, recursively.
+    Inputs,
+    /// What was made from it: outputs of the transformations that consumed it, recursively.
+    Outputs,
+}
+
+/// A unit's genealogy in one direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Genealogy {
+    pub epc: String,
+    pub direction: GenealogyDirection,
+    /// Every unit reached, breadth first.
+    pub nodes: Vec<GenealogyNode>,
+    /// True when the walk was cut at a limit.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenealogyNode {
+    pub epc: String,
+    /// The unit it is linked to, one step closer to the start.
+    pub via: String,
+    /// 1 for direct inputs or outputs.
+    pub depth: usize,
+}
