@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_postgres::NoTls;
-use unitrace_store::conformance::StoreFactory;
+use unitrace_store::conformance::{crash, StoreFactory};
 use unitrace_store::{Clock, Store};
 use unitrace_store_postgres::PostgresStore;
 
@@ -133,4 +133,33 @@ async fn bad_url_is_a_clear_error() {
         Err(e) => panic!("expected InvalidInput, got {e}"),
         Ok(_) => panic!("connected with a bad URL"),
     }
+}
+
+const CRASH_URL_ENV: &str = "UNITRACE_CRASH_CHILD_URL";
+
+/// Child side of `crash_loses_no_acknowledged_event`; does nothing when run alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by crash_loses_no_acknowledged_event as a child process"]
+async fn crash_child() {
+    let Ok(url) = std::env::var(CRASH_URL_ENV) else {
+        return;
+    };
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    let store = Arc::new(PostgresStore::connect(&url, clock).await.expect("connect"));
+    crash::child_capture_loop(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loses_no_acknowledged_event() {
+    let Some(mut factory) = factory() else { return };
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    drop(factory.open(clock.clone()).await); // creates the database and its schema
+    let url = factory.db_url();
+    let acked = crash::run_and_kill_child("crash_child", CRASH_URL_ENV, &url);
+    let store: Arc<dyn Store> = Arc::new(
+        PostgresStore::connect(&url, clock)
+            .await
+            .expect("reconnect after crash"),
+    );
+    crash::verify_after_crash(store, &acked).await;
 }

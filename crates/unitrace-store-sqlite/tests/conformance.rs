@@ -1,10 +1,12 @@
-//! The store conformance suite on SQLite: every test gets its own database file.
+//! The store conformance suite on SQLite (every test gets its own database file), and a crash
+//! test: a child process captures while it is killed; no acknowledged event may be lost and no
+//! document may be half stored.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use unitrace_store::conformance::StoreFactory;
+use unitrace_store::conformance::{crash, StoreFactory};
 use unitrace_store::{Clock, Store};
 use unitrace_store_sqlite::SqliteStore;
 
@@ -42,3 +44,31 @@ impl StoreFactory for SqliteFactory {
 }
 
 unitrace_store::conformance_suite!(Some(SqliteFactory::new()));
+
+const CRASH_DB_ENV: &str = "UNITRACE_CRASH_CHILD_DB";
+
+/// Child side of `crash_loses_no_acknowledged_event`; does nothing when run alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by crash_loses_no_acknowledged_event as a child process"]
+async fn crash_child() {
+    let Ok(path) = std::env::var(CRASH_DB_ENV) else {
+        return;
+    };
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    let store = Arc::new(SqliteStore::open(&path, clock).await.expect("open"));
+    crash::child_capture_loop(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loses_no_acknowledged_event() {
+    let factory = SqliteFactory::new();
+    let db = factory.dir.join("crash.db");
+    let acked = crash::run_and_kill_child("crash_child", CRASH_DB_ENV, &db.to_string_lossy());
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&db, clock)
+            .await
+            .expect("reopen after crash"),
+    );
+    crash::verify_after_crash(store, &acked).await;
+}

@@ -2418,3 +2418,174 @@ pub async fn model_based_random_sequences<F: StoreFactory>(f: &mut F) {
         }
     }
 }
+
+/// Crash test helpers: a child process captures from several writers and prints each
+/// acknowledgement; the parent kills it (SIGKILL) at a random point, reopens the store and checks
+/// that no acknowledged event is lost and no document is half stored.
+pub mod crash {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::{
+        Action, CaptureEvent, CaptureMode, EpcRole, EventQuery, EventType, Store, UnitFilter,
+    };
+
+    pub const EVENTS_PER_DOC: u64 = 3;
+    pub const EPCS_PER_EVENT: u64 = 50;
+
+    /// Document number `doc`: 3 ObjectEvents of 50 EPCs each.
+    pub fn doc(doc: u64) -> Vec<CaptureEvent> {
+        (0..EVENTS_PER_DOC)
+            .map(|i| {
+                let mut e = CaptureEvent::new(
+                    format!("ni:///sha-256;{doc:032x}{i:032x}?ver=CBV2.0"),
+                    EventType::ObjectEvent,
+                    1_700_000_000_000 + (doc * 10 + i) as i64,
+                );
+                e.action = Some(Action::Add);
+                e.epcs = (0..EPCS_PER_EVENT)
+                    .map(|j| {
+                        let n = (doc * EVENTS_PER_DOC + i) * EPCS_PER_EVENT + j;
+                        (EpcRole::Epc, format!("urn:epc:id:sgtin:0614141.107346.{n}"))
+                    })
+                    .collect();
+                e.document = json!({"type": "ObjectEvent", "doc": doc, "i": i});
+                e
+            })
+            .collect()
+    }
+
+    /// Child side: 4 concurrent writers; prints `ACK <doc>` once each capture returned.
+    pub async fn child_capture_loop(store: Arc<dyn Store>) {
+        let mut tasks = Vec::new();
+        for w in 0..4u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                // Bounded: the parent kills the process long before this ends.
+                for k in 0..100_000u64 {
+                    let d = k * 4 + w;
+                    let r = store
+                        .capture(doc(d), CaptureMode::Rollback)
+                        .await
+                        .expect("capture");
+                    assert_eq!(r.stored(), EVENTS_PER_DOC as usize);
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "ACK {d}");
+                    let _ = out.flush();
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Parent side: run test `child_test` of this test binary as a child with `env=value`, kill
+    /// it after a random number of acknowledgements; returns the acknowledged documents.
+    pub fn run_and_kill_child(child_test: &str, env: &str, value: &str) -> BTreeSet<u64> {
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                child_test,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(env, value)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("child stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line
+                    .strip_prefix("ACK ")
+                    .and_then(|n| n.trim().parse().ok())
+                {
+                    if tx.send(n).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let target = 20 + (std::process::id() as usize % 60);
+        let mut acked = BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while acked.len() < target && Instant::now() < deadline {
+            if let Ok(n) = rx.recv_timeout(Duration::from_millis(100)) {
+                acked.insert(n);
+            }
+        }
+        child.kill().expect("kill child"); // SIGKILL: no chance to finish anything
+        let _ = child.wait();
+        let _ = reader.join();
+        // Acknowledgements printed before the kill but read after it count too.
+        while let Ok(n) = rx.try_recv() {
+            acked.insert(n);
+        }
+        assert!(
+            acked.len() >= 10,
+            "child acknowledged only {} documents in time",
+            acked.len()
+        );
+        acked
+    }
+
+    /// Every acknowledged document complete, no document half stored, unit state consistent,
+    /// and the store still captures.
+    pub async fn verify_after_crash(store: Arc<dyn Store>, acked: &BTreeSet<u64>) {
+        let mut per_doc: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let page = store
+                .query_events(&EventQuery {
+                    per_page: Some(10_000),
+                    next_page_token: token,
+                    ..Default::default()
+                })
+                .await
+                .expect("query");
+            for e in &page.events {
+                let d = e.document["doc"].as_u64().expect("doc number");
+                *per_doc.entry(d).or_default() += 1;
+            }
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        for d in acked {
+            assert_eq!(
+                per_doc.get(d),
+                Some(&EVENTS_PER_DOC),
+                "acknowledged document {d} lost or incomplete"
+            );
+        }
+        for (d, n) in &per_doc {
+            assert_eq!(*n, EVENTS_PER_DOC, "document {d} is half stored");
+        }
+        let units = store
+            .list_units(&UnitFilter::default())
+            .await
+            .expect("units");
+        assert_eq!(
+            units.len() as u64,
+            per_doc.len() as u64 * EVENTS_PER_DOC * EPCS_PER_EVENT,
+            "unit state matches the stored events"
+        );
+        let next = per_doc.keys().max().map_or(1_000_000, |m| m + 1_000_000);
+        let r = store
+            .capture(doc(next), CaptureMode::Rollback)
+            .await
+            .expect("capture after crash");
+        assert_eq!(r.stored(), EVENTS_PER_DOC as usize);
+    }
+}
