@@ -327,17 +327,22 @@ impl EventQuery {
         let mut q = self.clone();
         q.per_page = None;
         q.next_page_token = None;
-        let text = serde_json::to_string(&q).unwrap_or_default();
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h
+        fnv1a(&serde_json::to_string(&q).unwrap_or_default())
     }
 }
 
-/// Decoded state of a `nextPageToken`.
+/// FNV-1a, 64 bits.
+fn fnv1a(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Decoded state of a `nextPageToken`. The token is hex of its fields plus a checksum that
+/// catches corrupted or edited tokens (it is not a secret: a token only pages its own query).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageCursor {
     pub fingerprint: u64,
@@ -353,7 +358,7 @@ pub struct PageCursor {
 
 impl PageCursor {
     pub fn encode(&self) -> String {
-        let text = format!(
+        let body = format!(
             "1.{:x}.{}.{}.{}.{}.{}",
             self.fingerprint,
             self.snapshot_seq,
@@ -362,6 +367,7 @@ impl PageCursor {
             self.returned,
             self.expires_at
         );
+        let text = format!("{body}.{:x}", fnv1a(&body));
         text.bytes().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -382,7 +388,11 @@ impl PageCursor {
         let text = bytes
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| bad("malformed"))?;
-        let parts: Vec<&str> = text.split('.').collect();
+        let (body, sum) = text.rsplit_once('.').ok_or_else(|| bad("malformed"))?;
+        if u64::from_str_radix(sum, 16).ok() != Some(fnv1a(body)) {
+            return Err(bad("checksum mismatch"));
+        }
+        let parts: Vec<&str> = body.split('.').collect();
         if parts.len() != 7 || parts[0] != "1" {
             return Err(bad("malformed"));
         }
