@@ -211,6 +211,50 @@ pub fn validate_document(bytes: &[u8]) -> Result<(), Vec<Problem>> {
     }
 }
 
+/// Validates a document and computes every event's hash ID in one pass (one parse): the hashes,
+/// in document order, when the document is valid; every problem otherwise.
+pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
+    let xml = detect_format(bytes) == Some(Format::Xml);
+    let mut problems = Vec::new();
+    let mut v = validate::Validator::default();
+    let mut ctx: Option<HashContext> = None;
+    let mut pending = Vec::new();
+    let mut hashes = Vec::new();
+    let res = for_each_event(bytes, |item| match item {
+        Item::Header(h) => {
+            v.set_header(h);
+            if h.contains_key("@context") {
+                let mut c = HashContext::from_document(h);
+                c.xml = xml;
+                ctx = Some(c);
+            }
+        }
+        Item::Event(i, e) => {
+            v.event(i, &e, &mut problems);
+            match &ctx {
+                Some(c) => hashes.push(hash::event_hash(&e, c)),
+                None => pending.push(e),
+            }
+        }
+    });
+    match res {
+        Ok(header) => {
+            v.document(&header, &mut problems);
+            if !pending.is_empty() {
+                let mut c = HashContext::from_document(&header);
+                c.xml = xml;
+                hashes.extend(pending.iter().map(|e| hash::event_hash(e, &c)));
+            }
+        }
+        Err(e) => problems.push(Problem::document("", e.to_string())),
+    }
+    if problems.is_empty() {
+        Ok(hashes)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Converts a document to `to`, rewriting identifiers in EPC fields per `epc_format`.
 pub fn convert(bytes: &[u8], to: Format, epc_format: EpcFormat) -> Result<Vec<u8>, Error> {
     match to {

@@ -36,6 +36,15 @@ fn all_digits(s: &str) -> bool {
 /// Characters a GS1 Digital Link path must percent-encode beyond those an EPC URN already escapes.
 fn dl_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    dl_escape_into(s, &mut out);
+    out
+}
+
+fn dl_escape_into(s: &str, out: &mut String) {
+    if !s.contains(['!', '(', ')', '*', '+', ',', ':']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '!' => out.push_str("%21"),
@@ -48,7 +57,6 @@ fn dl_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 fn urn_component_ok(s: &str, max: usize) -> bool {
@@ -87,16 +95,45 @@ fn split_fixed(body: &str, total: usize) -> Option<(&str, &str)> {
     Some((cp, rest))
 }
 
-fn gtin_of(cp: &str, ir: &str) -> Option<String> {
-    let (ind, item) = ir.split_at_checked(1)?;
-    let body = format!("{ind}{cp}{item}");
-    let cd = check_digit(&body)?;
-    Some(format!("{body}{cd}"))
+/// `cp` is a 6..=12 digit company prefix and `rest` has `total - len(cp)` digits.
+fn pair_ok(cp: &str, rest: &str, total: usize) -> bool {
+    (6..=12).contains(&cp.len())
+        && all_digits(cp)
+        && cp.len() + rest.len() == total
+        && (rest.is_empty() || all_digits(rest))
 }
 
-fn key_with_cd(body: String) -> Option<String> {
+fn gtin_of(cp: &str, ir: &str) -> Option<String> {
+    let (ind, item) = ir.split_at_checked(1)?;
+    let mut body = String::with_capacity(14);
+    body.push_str(ind);
+    body.push_str(cp);
+    body.push_str(item);
     let cd = check_digit(&body)?;
-    Some(format!("{body}{cd}"))
+    body.push(cd);
+    Some(body)
+}
+
+fn key_with_cd(mut body: String) -> Option<String> {
+    let cd = check_digit(&body)?;
+    body.push(cd);
+    Some(body)
+}
+
+/// `https://id.gs1.org/{ai}/{key}` followed by `/{qai}/{escaped value}` if given.
+fn dl(ai: &str, key: &str, qualifier: Option<(&str, &str)>) -> String {
+    let mut out = String::with_capacity(32 + key.len() + qualifier.map_or(0, |(_, v)| v.len() + 8));
+    out.push_str("https://id.gs1.org/");
+    out.push_str(ai);
+    out.push('/');
+    out.push_str(key);
+    if let Some((qai, v)) = qualifier {
+        out.push('/');
+        out.push_str(qai);
+        out.push('/');
+        dl_escape_into(v, &mut out);
+    }
+    out
 }
 
 /// Converts an EPC pure-identity URN, EPC class URN (LGTIN) or EPC ID pattern URN into the
@@ -109,7 +146,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
         match scheme {
             "sgtin" => {
                 let (cp, ir, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !pair_ok(cp, ir, 13) {
+                    return None;
+                }
                 if !urn_component_ok(ser, 20) {
                     return None;
                 }
@@ -129,20 +168,27 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             }
             "sgln" => {
                 let (cp, lr, ext) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{lr}"), 12)?;
+                if !pair_ok(cp, lr, 12) {
+                    return None;
+                }
                 if !urn_component_ok(ext, 20) {
                     return None;
                 }
-                let gln = key_with_cd(format!("{cp}{lr}"))?;
+                let mut body = String::with_capacity(13);
+                body.push_str(cp);
+                body.push_str(lr);
+                let gln = key_with_cd(body)?;
                 if ext == "0" {
-                    Some(format!("{DL}/414/{gln}"))
+                    Some(dl("414", &gln, None))
                 } else {
-                    Some(format!("{DL}/414/{gln}/254/{}", dl_escape(ext)))
+                    Some(dl("414", &gln, Some(("254", ext))))
                 }
             }
             "grai" => {
                 let (cp, at, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{at}"), 12)?;
+                if !pair_ok(cp, at, 12) {
+                    return None;
+                }
                 if !urn_component_ok(ser, 16) {
                     return None;
                 }
@@ -166,7 +212,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             }
             "gdti" => {
                 let (cp, dt, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{dt}"), 12)?;
+                if !pair_ok(cp, dt, 12) {
+                    return None;
+                }
                 if !urn_component_ok(ser, 17) {
                     return None;
                 }
@@ -178,7 +226,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             }
             "sgcn" => {
                 let (cp, cr, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{cr}"), 12)?;
+                if !pair_ok(cp, cr, 12) {
+                    return None;
+                }
                 if !ser.is_empty() && !all_digits(ser) || ser.len() > 12 {
                     return None;
                 }
@@ -224,7 +274,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             "itip" => {
                 let mut p = body.splitn(5, '.');
                 let (cp, ir, pp, tt, ser) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
-                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !pair_ok(cp, ir, 13) {
+                    return None;
+                }
                 if pp.len() != 2
                     || tt.len() != 2
                     || !all_digits(pp)
@@ -241,7 +293,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             }
             "upui" => {
                 let (cp, ir, tpx) = (parts.next()?, parts.next()?, parts.next()?);
-                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !pair_ok(cp, ir, 13) {
+                    return None;
+                }
                 if !urn_component_ok(tpx, 28) {
                     return None;
                 }
@@ -256,7 +310,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
     } else if let Some(body) = urn.strip_prefix("urn:epc:class:lgtin:") {
         let mut parts = body.splitn(3, '.');
         let (cp, ir, lot) = (parts.next()?, parts.next()?, parts.next()?);
-        let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+        if !pair_ok(cp, ir, 13) {
+            return None;
+        }
         if !urn_component_ok(lot, 20) {
             return None;
         }
@@ -286,7 +342,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             "itip" => {
                 let mut p = body.splitn(4, '.');
                 let (cp, ir, pp, tt) = (p.next()?, p.next()?, p.next()?, p.next()?);
-                let _ = split_fixed(&format!("{cp}.{ir}"), 13)?;
+                if !pair_ok(cp, ir, 13) {
+                    return None;
+                }
                 if pp.len() != 2 || tt.len() != 2 || !all_digits(pp) || !all_digits(tt) {
                     return None;
                 }

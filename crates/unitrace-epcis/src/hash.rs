@@ -99,12 +99,13 @@ pub fn event_hash(event: &Value, ctx: &HashContext) -> String {
 
 /// `ni:///sha-256;<hex of sha256(pre_hash)>?ver=CBV2.0`
 pub fn hash_id(pre_hash: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(pre_hash.as_bytes());
     let mut out = String::with_capacity(14 + 64 + 11);
     out.push_str("ni:///sha-256;");
     for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
     out.push_str("?ver=CBV2.0");
     out
@@ -684,10 +685,15 @@ pub fn canonize_value(text: &str) -> String {
     } else {
         text.to_owned()
     };
-    if let Some(n) = normalise_number(&t) {
-        t = n;
+    if t.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        if let Some(n) = normalise_number(&t) {
+            t = n;
+        }
     }
-    if t.contains('.') {
+    if (t.starts_with("urn:epc:") || t.starts_with("http")) && t.contains('.') {
         if let Some(dl) = epc::normalise_to_dl(&t) {
             return dl;
         }

@@ -18,7 +18,7 @@ pub mod vocab;
 mod api;
 pub use api::{
     convert, detect_format, for_each_event, hash_document, parse_document_value, pre_hash_document,
-    read_document, validate_document, xml_supported, Error, Format, Item,
+    read_document, validate_and_hash, validate_document, xml_supported, Error, Format, Item,
 };
 pub use epc::EpcFormat;
 pub use model::{Document, EpcisDocument, EpcisQueryDocument, Event, EventType};

@@ -80,6 +80,51 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// What is wrong with an identifier in an EPC field, if anything: it must be an absolute URI, and
+/// an EPC URN of a GS1 key scheme must be well-formed.
+fn epc_problem(v: &Value, class_level: bool) -> Option<String> {
+    let Some(s) = v.as_str() else {
+        return Some(format!("must be a URI string, found {}", show(v)));
+    };
+    if !is_absolute_uri(s) {
+        return Some(format!("must be an absolute URI, found \"{s}\""));
+    }
+    let gs1_urn = if class_level {
+        s.starts_with("urn:epc:class:lgtin:") || s.starts_with("urn:epc:idpat:")
+    } else {
+        s.starts_with("urn:epc:id:")
+            && matches!(
+                s[11..].split(':').next(),
+                Some(
+                    "sgtin"
+                        | "sscc"
+                        | "sgln"
+                        | "grai"
+                        | "giai"
+                        | "gsrn"
+                        | "gsrnp"
+                        | "gdti"
+                        | "cpi"
+                        | "sgcn"
+                        | "ginc"
+                        | "gsin"
+                        | "itip"
+                        | "upui"
+                        | "pgln"
+                )
+            )
+    };
+    if gs1_urn && epc::urn_to_dl(s).is_none() {
+        return Some(format!("malformed EPC URN \"{s}\""));
+    }
+    if !class_level && s.starts_with("urn:epc:class:") {
+        return Some(format!(
+            "an EPC class URN is not an instance identifier: \"{s}\""
+        ));
+    }
+    None
+}
+
 /// Validates events one at a time (streaming) and the document skeleton at the end.
 #[derive(Debug, Clone)]
 pub struct Validator {
@@ -185,41 +230,8 @@ impl Ev<'_> {
 
     /// An EPC / identifier field: a URI, and if an EPC URN of a GS1 key, a well-formed one.
     fn epc(&mut self, path: &str, v: &Value, class_level: bool) {
-        let Some(s) = self.uri(path, v) else { return };
-        let gs1_urn = if class_level {
-            s.starts_with("urn:epc:class:lgtin:") || s.starts_with("urn:epc:idpat:")
-        } else {
-            s.starts_with("urn:epc:id:")
-                && matches!(
-                    s[11..].split(':').next(),
-                    Some(
-                        "sgtin"
-                            | "sscc"
-                            | "sgln"
-                            | "grai"
-                            | "giai"
-                            | "gsrn"
-                            | "gsrnp"
-                            | "gdti"
-                            | "cpi"
-                            | "sgcn"
-                            | "ginc"
-                            | "gsin"
-                            | "itip"
-                            | "upui"
-                            | "pgln"
-                    )
-                )
-        };
-        if gs1_urn && epc::urn_to_dl(&s).is_none() {
-            self.report(path, format!("malformed EPC URN \"{s}\""));
-        }
-        if s.starts_with("urn:epc:") && !gs1_urn && !class_level && s.starts_with("urn:epc:class:")
-        {
-            self.report(
-                path,
-                format!("an EPC class URN is not an instance identifier: \"{s}\""),
-            );
+        if let Some(msg) = epc_problem(v, class_level) {
+            self.report(path, msg);
         }
     }
 
@@ -298,7 +310,9 @@ impl Ev<'_> {
             return 0;
         };
         for (i, x) in a.iter().enumerate() {
-            self.epc(&format!("{path}/{i}"), x, false);
+            if let Some(msg) = epc_problem(x, false) {
+                self.report(&format!("{path}/{i}"), msg);
+            }
         }
         if unique && a.len() > 1 {
             let mut seen: Vec<&str> = a.iter().filter_map(Value::as_str).collect();

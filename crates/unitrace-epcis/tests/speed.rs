@@ -1,0 +1,71 @@
+//! Throughput of parse + validate + hash for JSON (run in release:
+//! `cargo test --release -p unitrace-epcis --test speed -- --ignored --nocapture`).
+
+use std::time::Instant;
+
+fn document(events: usize, epcs: usize) -> Vec<u8> {
+    let mut s = String::from(
+        r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"ex":"https://ex.com/"}],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z","epcisBody":{"eventList":["#,
+    );
+    for i in 0..events {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(r#"{"type":"ObjectEvent","eventTime":"2024-01-01T10:00:00.123+01:00","eventTimeZoneOffset":"+01:00","epcList":["#);
+        for j in 0..epcs {
+            if j > 0 {
+                s.push(',');
+            }
+            s.push_str(&format!(
+                "\"urn:epc:id:sgtin:0614141.107346.{}\"",
+                i * epcs + j
+            ));
+        }
+        s.push_str(r#"],"action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1234"}}"#);
+    }
+    s.push_str("]}}");
+    s.into_bytes()
+}
+
+fn run(events: usize, epcs: usize) -> f64 {
+    let doc = document(events, epcs);
+    let t = Instant::now();
+    let h = unitrace_epcis::validate_and_hash(&doc).unwrap();
+    assert_eq!(h.len(), events);
+    let secs = t.elapsed().as_secs_f64();
+    let rate = events as f64 / secs;
+    eprintln!(
+        "{events} events x {epcs} EPCs ({} MB): {secs:.3} s, {rate:.0} events/s, {:.0} EPCs/s",
+        doc.len() / 1_000_000,
+        rate * epcs as f64
+    );
+    rate
+}
+
+#[test]
+#[ignore = "throughput measurement; run in release"]
+fn throughput() {
+    run(200_000, 1);
+    run(2_000, 500);
+}
+
+#[test]
+fn small_smoke() {
+    run(100, 3);
+}
+
+#[test]
+#[ignore = "throughput measurement; run in release"]
+fn throughput_parts() {
+    let doc = document(100_000, 1);
+    let t = Instant::now();
+    let mut n = 0;
+    unitrace_epcis::for_each_event(&doc, |_| n += 1).unwrap();
+    eprintln!("parse only: {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    assert!(unitrace_epcis::validate_document(&doc).is_ok());
+    eprintln!("parse+validate: {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    unitrace_epcis::hash_document(&doc).unwrap();
+    eprintln!("parse+hash: {:.3}s", t.elapsed().as_secs_f64());
+}
