@@ -186,3 +186,75 @@ fn hand_made_invalid_documents_are_rejected_with_event_and_pointer() {
         assert!(unitrace_epcis::hash_document(bad).is_err() || bad.starts_with(b"{\"type"));
     }
 }
+
+fn xml_examples() -> Vec<PathBuf> {
+    fn walk_xml(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk_xml(&p, out);
+            } else if p.extension().is_some_and(|x| x == "xml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk_xml(&Path::new(EXAMPLES).join("XML"), &mut v);
+    v.sort();
+    v
+}
+
+/// XML examples that are not valid EPCIS 2.0 event documents, with the reason.
+fn xml_expected_invalid(rel: &str) -> Option<&'static str> {
+    let rel = rel.replace('\\', "/");
+    Some(match rel.as_str() {
+        // Master-data documents and capture-job responses are not event documents.
+        "XML/CBV/CBV-11.4-2020-06-16a.xml"
+        | "XML/Mimasu/Example-masterData.xml"
+        | "XML/CaptureJob/Example-CaptureJobRunning.xml"
+        | "XML/CaptureJob/Example-CaptureJobSuccess.xml"
+        | "XML/CaptureJob/Example-CaptureJobWithErrorFile.xml"
+        | "XML/CaptureJob/Example-CaptureJobWithErrors.xml" => {
+            "not an EPCISDocument or EPCISQueryDocument"
+        }
+        // Measurement types of a draft vocabulary (gs1:EffectiveDoseRate, gs1:Molar_concentration)
+        // that the GS1 Web Vocabulary does not define.
+        "XML/WithExtension/TransactionEvent.xml" | "XML/WithSensorData/SensorDataExamples.xml" => {
+            "is not a standard measurement type"
+        }
+        _ => return None,
+    })
+}
+
+#[test]
+fn xml_examples_validate_through_the_xml_reader() {
+    let mut failures = Vec::new();
+    let mut valid = 0;
+    let files = xml_examples();
+    for f in &files {
+        let rel = f.strip_prefix(EXAMPLES).unwrap().display().to_string();
+        let bytes = std::fs::read(f).unwrap();
+        match (
+            xml_expected_invalid(&rel),
+            unitrace_epcis::validate_document(&bytes),
+        ) {
+            (None, Ok(())) => valid += 1,
+            (None, Err(p)) => failures.push(format!(
+                "{rel}:\n  {}",
+                p.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            )),
+            (Some(why), Ok(())) => failures.push(format!("{rel}: accepted, but {why}")),
+            (Some(why), Err(p)) => {
+                if !p.iter().all(|x| x.to_string().contains(why)) {
+                    failures.push(format!("{rel}: rejected for another reason: {p:?}"));
+                }
+            }
+        }
+    }
+    eprintln!("{valid}/{} XML examples valid", files.len());
+    assert!(files.len() >= 30, "found only {} XML examples", files.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
