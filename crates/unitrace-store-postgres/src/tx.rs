@@ -250,6 +250,70 @@ impl CaptureTx for PgTx<'_> {
         Ok(())
     }
 
+    fn load_units(&mut self, epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {
+        if epcs.len() <= 1 {
+            return epcs.iter().map(|e| self.load_unit(e)).collect();
+        }
+        let rows = self.query(
+            concat!(
+                "SELECT ",
+                unit_cols!(),
+                " FROM unit_state WHERE epc = ANY($1)"
+            ),
+            &[&epcs],
+        )?;
+        let mut found: HashMap<String, UnitState> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let u = unit_from_row(r)?;
+            found.insert(u.epc.clone(), u);
+        }
+        Ok(epcs.iter().map(|e| found.remove(*e)).collect())
+    }
+
+    fn save_units(&mut self, states: &[UnitState]) -> StoreResult<()> {
+        if states.len() <= 1 {
+            return states.iter().try_for_each(|s| self.save_unit(s));
+        }
+        // One statement for all units of the event: columns as arrays.
+        let epc: Vec<&str> = states.iter().map(|s| s.epc.as_str()).collect();
+        let cat: Vec<Option<i64>> = states.iter().map(|s| s.commissioned_at).collect();
+        let cwhere: Vec<Option<&str>> = states
+            .iter()
+            .map(|s| s.commissioned_where.as_deref())
+            .collect();
+        let cstep: Vec<bool> = states.iter().map(|s| s.commissioned_by_step).collect();
+        let let_: Vec<i64> = states.iter().map(|s| s.last_event_time).collect();
+        let les: Vec<i64> = states.iter().map(|s| s.last_event_seq).collect();
+        let loc: Vec<Option<&str>> = states.iter().map(|s| s.biz_location.as_deref()).collect();
+        let rp: Vec<Option<&str>> = states.iter().map(|s| s.read_point.as_deref()).collect();
+        let disp: Vec<Option<&str>> = states.iter().map(|s| s.disposition.as_deref()).collect();
+        let pd: Vec<Option<String>> = states
+            .iter()
+            .map(|s| json_list(&s.persistent_dispositions))
+            .collect();
+        let lot: Vec<Option<&str>> = states.iter().map(|s| s.lot.as_deref()).collect();
+        let exp: Vec<Option<&str>> = states.iter().map(|s| s.expiry.as_deref()).collect();
+        let parent: Vec<Option<&str>> = states.iter().map(|s| s.parent.as_deref()).collect();
+        let pst: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.0)).collect();
+        let pss: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.1)).collect();
+        self.exec(
+            concat!(
+                "INSERT INTO unit_state (",
+                unit_cols!(),
+                ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[]) \
+                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
+                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
+                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
+                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
+                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
+                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq"
+            ),
+            &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss],
+        )?;
+        Ok(())
+    }
+
     fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
         let rows = self.query(
             concat!(

@@ -33,6 +33,14 @@ pub trait CaptureTx {
     ) -> StoreResult<i64>;
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>>;
     fn save_unit(&mut self, st: &UnitState) -> StoreResult<()>;
+    /// Load several units at once (a backend may do it in one statement); in the order given.
+    fn load_units(&mut self, epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {
+        epcs.iter().map(|e| self.load_unit(e)).collect()
+    }
+    /// Save several distinct units at once (a backend may do it in one statement).
+    fn save_units(&mut self, states: &[UnitState]) -> StoreResult<()> {
+        states.iter().try_for_each(|s| self.save_unit(s))
+    }
     /// Every stored event naming the unit, with the roles it has in each.
     fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>>;
     /// Every stored empty AggregationEvent DELETE of this parent.
@@ -435,8 +443,18 @@ fn capture_one<T: CaptureTx>(
         (Some(p), true) => tx.emptied_after(p, (facts.event_time, facts.seq))?,
         _ => false,
     };
-    for (epc, roles) in units {
-        let st = match tx.load_unit(epc)? {
+    let epcs: Vec<&str> = units.iter().map(|(e, _)| *e).collect();
+    let loaded = tx.load_units(&epcs)?;
+    if loaded.len() != units.len() {
+        return Err(StoreError::Database(format!(
+            "loaded {} unit states for {} units",
+            loaded.len(),
+            units.len()
+        )));
+    }
+    let mut states = Vec::with_capacity(units.len());
+    for ((epc, roles), loaded) in units.into_iter().zip(loaded) {
+        let st = match loaded {
             Some(mut st) if !force_replay && !st.is_late(ev.event_time) => {
                 apply_event(&mut st, &facts, roles);
                 st
@@ -459,8 +477,9 @@ fn capture_one<T: CaptureTx>(
                 }
             }
         };
-        tx.save_unit(&st)?;
+        states.push(st);
     }
+    tx.save_units(&states)?;
     if facts.empty_delete {
         if let Some(p) = &facts.parent_id {
             tx.empty_parent(p, (facts.event_time, facts.seq))?;
