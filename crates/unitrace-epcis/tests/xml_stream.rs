@@ -202,3 +202,71 @@ fn writer_output_streams_back_through_the_reader() {
         .iter()
         .any(|c| c["late"] == "http://late.example.com/"));
 }
+
+/// Throughput figure (run with `--release -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn reader_throughput() {
+    let n_events: u64 = std::env::var("XML_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300_000);
+    #[allow(non_snake_case)]
+    let N = n_events;
+    let mut bytes = HEADER.as_bytes().to_vec();
+    for i in 0..N {
+        bytes.extend_from_slice(event_xml(i).as_bytes());
+    }
+    bytes.extend_from_slice(FOOTER.as_bytes());
+    let start = std::time::Instant::now();
+    let mut r = XmlEventReader::new(&bytes[..]).unwrap();
+    let mut n = 0u64;
+    while let Some(_ev) = r.next_event().unwrap() {
+        n += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(n, N);
+    eprintln!(
+        "read {n} events ({} MB) in {secs:.3}s: {:.0} events/s",
+        bytes.len() / 1_000_000,
+        n as f64 / secs
+    );
+    let doc = unitrace_epcis::xml::read_document_value(&bytes).unwrap();
+    let start = std::time::Instant::now();
+    let out = unitrace_epcis::xml::write_document_value(&doc).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {N} events ({} MB) in {secs:.3}s: {:.0} events/s",
+        out.len() / 1_000_000,
+        N as f64 / secs
+    );
+}
+
+/// Baseline: quick-xml alone over the same input.
+#[test]
+#[ignore]
+fn quick_xml_baseline() {
+    const N: u64 = 300_000;
+    let mut bytes = HEADER.as_bytes().to_vec();
+    for i in 0..N {
+        bytes.extend_from_slice(event_xml(i).as_bytes());
+    }
+    bytes.extend_from_slice(FOOTER.as_bytes());
+    let start = std::time::Instant::now();
+    let mut r = quick_xml::Reader::from_reader(&bytes[..]);
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        match r.read_event_into(&mut buf).unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Text(t) => n += t.unescape().unwrap().len() as u64,
+            quick_xml::events::Event::Start(s) => n += s.attributes().count() as u64,
+            _ => {}
+        }
+    }
+    eprintln!(
+        "quick-xml alone: {:.3}s ({n})",
+        start.elapsed().as_secs_f64()
+    );
+}

@@ -258,6 +258,19 @@ impl Vocab {
         value.to_owned()
     }
 
+    /// Like [`to_json`](Self::to_json), reusing the string.
+    pub(crate) fn to_json_owned(self, mut value: String) -> String {
+        for prefix in [self.urn_prefix(), self.web_prefix()] {
+            if let Some(rest) = value.strip_prefix(prefix) {
+                if self.is_term(rest) {
+                    value.replace_range(..prefix.len(), "");
+                    return value;
+                }
+            }
+        }
+        value
+    }
+
     /// JSON value -> XML value according to `format`.
     pub(crate) fn to_xml(self, value: &str, format: CbvXmlFormat) -> String {
         if !value.contains(':') {

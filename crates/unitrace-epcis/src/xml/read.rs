@@ -1,7 +1,9 @@
 //! Streaming EPCIS XML reader producing the JSON-LD document shape.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, Read};
+use std::rc::Rc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -106,16 +108,16 @@ impl<R: BufRead> BufRead for Counted<R> {
 #[derive(Debug)]
 struct Attr {
     ns: u32,
-    prefix: Option<String>,
-    local: String,
+    prefix: Option<Rc<str>>,
+    local: Rc<str>,
     value: String,
 }
 
 #[derive(Debug)]
 struct Elem {
     ns: u32,
-    prefix: Option<String>,
-    local: String,
+    prefix: Option<Rc<str>>,
+    local: Rc<str>,
     attrs: Vec<Attr>,
     children: Vec<Elem>,
     text: String,
@@ -125,20 +127,20 @@ struct Elem {
 
 impl Elem {
     fn is(&self, local: &str) -> bool {
-        self.ns == 0 && self.local == local
+        self.ns == 0 && &*self.local == local
     }
 
     fn qname(&self) -> String {
         match &self.prefix {
             Some(p) => format!("{p}:{}", self.local),
-            None => self.local.clone(),
+            None => self.local.to_string(),
         }
     }
 
     fn attr(&self, local: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|a| a.ns == 0 && a.local == local)
+            .find(|a| a.ns == 0 && &*a.local == local)
             .map(|a| a.value.as_str())
     }
 
@@ -154,7 +156,9 @@ struct PathSeg<'a> {
 }
 
 impl PathSeg<'_> {
-    fn render(&self, base: &str) -> String {
+    /// `base` + the segments; the outermost segment gets `[index]` when `index` is not 0 (the
+    /// position of the event among its siblings of the same name).
+    fn render(&self, base: &str, index: usize) -> String {
         let mut names = Vec::new();
         let mut cur = Some(self);
         while let Some(s) = cur {
@@ -162,11 +166,57 @@ impl PathSeg<'_> {
             cur = s.parent;
         }
         let mut out = base.to_owned();
-        for n in names.iter().rev() {
+        for (i, n) in names.iter().rev().enumerate() {
             out.push('/');
             out.push_str(n);
+            if i == 0 && index > 0 {
+                out.push_str(&format!("[{index}]"));
+            }
         }
         out
+    }
+}
+
+/// FNV-1a, for the small name interner.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf29ce484222325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Interned element and attribute names (the same few dozen names repeat in every event).
+#[derive(Default)]
+struct Names {
+    map: HashMap<Box<[u8]>, Rc<str>, BuildHasherDefault<Fnv>>,
+}
+
+impl Names {
+    const MAX: usize = 4096;
+
+    fn get(&mut self, bytes: &[u8]) -> Result<Rc<str>, std::str::Utf8Error> {
+        if let Some(n) = self.map.get(bytes) {
+            return Ok(n.clone());
+        }
+        let s: Rc<str> = Rc::from(std::str::from_utf8(bytes)?);
+        if self.map.len() < Self::MAX {
+            self.map.insert(bytes.into(), s.clone());
+        }
+        Ok(s)
     }
 }
 
@@ -174,11 +224,13 @@ enum Tok {
     Start(Elem),
     End,
     Text(String),
+    /// Whitespace-only text (kept in `Core::space`, so no allocation per whitespace node).
+    Space,
     Eof,
 }
 
 struct NsBinding {
-    prefix: Option<String>,
+    prefix: Option<Rc<str>>,
     ns: u32,
 }
 
@@ -207,6 +259,10 @@ struct Core<R: BufRead> {
     ctx_by_ns: Vec<Option<usize>>,
     header_ctx_len: usize,
     late_used: Vec<usize>,
+    names: Names,
+    space: String,
+    /// Index of the event being converted among its same-named siblings (0 outside events).
+    event_index: usize,
 }
 
 fn syntax_err(e: impl std::fmt::Display) -> String {
@@ -243,10 +299,13 @@ impl<R: BufRead> Core<R> {
             ctx_by_ns: vec![None],
             header_ctx_len: 0,
             late_used: Vec::new(),
+            names: Names::default(),
+            space: String::new(),
+            event_index: 0,
         };
         let xml_ns = core.intern(NS_XML);
         core.bindings.push(NsBinding {
-            prefix: Some("xml".to_owned()),
+            prefix: Some(Rc::from("xml")),
             ns: xml_ns,
         });
         core
@@ -301,7 +360,7 @@ impl<R: BufRead> Core<R> {
     ) -> XmlError {
         XmlError {
             kind,
-            path: path.render(&self.base_path_string()),
+            path: path.render(&self.base_path_string(), self.event_index),
             line: el.line,
             column: el.column,
             message: msg.into(),
@@ -327,6 +386,12 @@ impl<R: BufRead> Core<R> {
         }
     }
 
+    fn name(&mut self, bytes: &[u8]) -> Result<Rc<str>, XmlError> {
+        self.names
+            .get(bytes)
+            .map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))
+    }
+
     fn start_elem(&mut self, start: &BytesStart<'_>) -> Result<Elem, XmlError> {
         if self.marks.len() >= self.limits.max_depth {
             return Err(self.err_here(
@@ -338,7 +403,7 @@ impl<R: BufRead> Core<R> {
             ));
         }
         self.marks.push(self.bindings.len());
-        let mut raw: Vec<(Option<String>, String, String)> = Vec::new();
+        let mut raw: Vec<(Option<Rc<str>>, Rc<str>, String)> = Vec::new();
         for a in start.attributes() {
             let a = a.map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))?;
             if raw.len() >= self.limits.max_attributes {
@@ -352,18 +417,12 @@ impl<R: BufRead> Core<R> {
             }
             let key = a.key;
             let value = a.unescape_value().map_err(|e| self.map_qx(e))?.into_owned();
-            let local = std::str::from_utf8(key.local_name().into_inner())
-                .map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))?
-                .to_owned();
+            let local = self.name(key.local_name().into_inner())?;
             let prefix = match key.prefix() {
-                Some(p) => Some(
-                    std::str::from_utf8(p.into_inner())
-                        .map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))?
-                        .to_owned(),
-                ),
+                Some(p) => Some(self.name(p.into_inner())?),
                 None => None,
             };
-            match (prefix.as_deref(), local.as_str()) {
+            match (prefix.as_deref(), &*local) {
                 (None, "xmlns") => {
                     let ns = if value.is_empty() {
                         0
@@ -389,15 +448,9 @@ impl<R: BufRead> Core<R> {
             }
         }
         let name = start.name();
-        let local = std::str::from_utf8(name.local_name().into_inner())
-            .map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))?
-            .to_owned();
+        let local = self.name(name.local_name().into_inner())?;
         let prefix = match name.prefix() {
-            Some(p) => Some(
-                std::str::from_utf8(p.into_inner())
-                    .map_err(|e| self.err_here(XmlErrorKind::Syntax, syntax_err(e)))?
-                    .to_owned(),
-            ),
+            Some(p) => Some(self.name(p.into_inner())?),
             None => None,
         };
         let ns = self.resolve(prefix.as_deref()).ok_or_else(|| {
@@ -474,10 +527,17 @@ impl<R: BufRead> Core<R> {
             self.end_elem();
             return Ok(Tok::End);
         }
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.next_tok_with(&mut buf);
+        self.buf = buf;
+        r
+    }
+
+    fn next_tok_with(&mut self, buf: &mut Vec<u8>) -> Result<Tok, XmlError> {
         loop {
-            self.buf.clear();
-            let ev = match self.xml.read_event_into(&mut self.buf) {
-                Ok(ev) => ev.into_owned(),
+            buf.clear();
+            let ev = match self.xml.read_event_into(buf) {
+                Ok(ev) => ev,
                 Err(e) => return Err(self.map_qx(e)),
             };
             match ev {
@@ -492,6 +552,16 @@ impl<R: BufRead> Core<R> {
                     return Ok(Tok::End);
                 }
                 Event::Text(t) => {
+                    if t.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                        if t.is_empty() {
+                            continue;
+                        }
+                        self.space.clear();
+                        // Whitespace is ASCII, hence UTF-8.
+                        self.space
+                            .push_str(std::str::from_utf8(&t).unwrap_or_default());
+                        return Ok(Tok::Space);
+                    }
                     let s = t.unescape().map_err(|e| self.map_qx(e))?;
                     if s.is_empty() {
                         continue;
@@ -526,7 +596,18 @@ impl<R: BufRead> Core<R> {
                     stack.push(root);
                     root = el;
                 }
-                Tok::Text(t) => root.text.push_str(&t),
+                Tok::Space => {
+                    if root.children.is_empty() {
+                        root.text.push_str(&self.space);
+                    }
+                }
+                Tok::Text(t) => {
+                    if root.text.is_empty() {
+                        root.text = t;
+                    } else {
+                        root.text.push_str(&t);
+                    }
+                }
                 Tok::End => match stack.pop() {
                     Some(mut parent) => {
                         parent.children.push(root);
@@ -721,12 +802,68 @@ impl<R: BufRead> Core<R> {
         Ok(el.text.trim().to_owned())
     }
 
+    /// Moves the (trimmed) text out of a text-only element.
+    fn take_text(&self, el: &mut Elem, path: &PathSeg<'_>) -> Result<String, XmlError> {
+        if !el.children.is_empty() {
+            return Err(self.err_at(
+                el,
+                path,
+                XmlErrorKind::Structure,
+                format!(
+                    "<{}> must contain text only, found child elements",
+                    el.local
+                ),
+            ));
+        }
+        let t = std::mem::take(&mut el.text);
+        let trimmed = t.trim();
+        if trimmed.len() == t.len() {
+            Ok(t)
+        } else {
+            Ok(trimmed.to_owned())
+        }
+    }
+
+    fn take_epc_list(
+        &self,
+        el: &mut Elem,
+        path: &PathSeg<'_>,
+        item: &str,
+    ) -> Result<Value, XmlError> {
+        if el.has_text() {
+            return Err(self.err_at(
+                el,
+                path,
+                XmlErrorKind::Structure,
+                format!("unexpected text in <{}>", el.local),
+            ));
+        }
+        let mut v = Vec::with_capacity(el.children.len());
+        for c in el.children.iter_mut() {
+            let name = c.local.clone();
+            let seg = PathSeg {
+                parent: Some(path),
+                name: &name,
+            };
+            if !c.is(item) {
+                return Err(self.err_at(
+                    c,
+                    &seg,
+                    XmlErrorKind::Structure,
+                    format!("expected <{item}>, found <{}>", c.qname()),
+                ));
+            }
+            v.push(Value::String(self.take_text(c, &seg)?));
+        }
+        Ok(Value::Array(v))
+    }
+
     /// Generic conversion of a user extension element's content.
     fn generic(&mut self, el: &Elem, path: &PathSeg<'_>) -> Result<Value, XmlError> {
         let attrs: Vec<&Attr> = el
             .attrs
             .iter()
-            .filter(|a| !(a.ns != 0 && self.uri(a.ns) == NS_XSI && a.local == "type"))
+            .filter(|a| !(a.ns != 0 && self.uri(a.ns) == NS_XSI && &*a.local == "type"))
             .collect();
         if el.children.is_empty() && attrs.is_empty() {
             return Ok(Value::String(el.text.clone()));
@@ -772,7 +909,7 @@ impl<R: BufRead> Core<R> {
             let v = self.generic(c, &seg)?;
             insert_multi(out, k, v);
             Ok(())
-        } else if c.local == "extension" {
+        } else if &*c.local == "extension" {
             if c.has_text() {
                 return Err(self.err_at(
                     c,
@@ -840,7 +977,7 @@ impl<R: BufRead> Core<R> {
                     parent: Some(&seg),
                     name: &f.local,
                 };
-                let slot = match f.local.as_str() {
+                let slot = match &*f.local {
                     "epcClass" if f.ns == 0 => &mut class,
                     "quantity" if f.ns == 0 => &mut qty,
                     "uom" if f.ns == 0 => &mut uom,
@@ -861,9 +998,9 @@ impl<R: BufRead> Core<R> {
                         format!("duplicate <{}>", f.local),
                     ));
                 }
-                *slot = Some((f, fseg.render(&self.base_path_string())));
+                *slot = Some(f);
             }
-            let Some((cls, _)) = class else {
+            let Some(cls) = class else {
                 return Err(self.err_at(
                     c,
                     &seg,
@@ -875,28 +1012,30 @@ impl<R: BufRead> Core<R> {
                 "epcClass".to_owned(),
                 Value::String(cls.text.trim().to_owned()),
             );
-            if let Some((q, qpath)) = qty {
+            if let Some(q) = qty {
                 let nil = q.attrs.iter().any(|a| {
                     a.ns != 0
-                        && a.local == "nil"
+                        && &*a.local == "nil"
                         && self.uri(a.ns) == NS_XSI
                         && parse_bool(&a.value) == Some(true)
                 });
                 if !nil {
-                    let n = parse_decimal(&q.text).ok_or_else(|| XmlError {
-                        kind: XmlErrorKind::Value,
-                        path: qpath,
-                        line: q.line,
-                        column: q.column,
-                        message: format!(
-                            "quantity {:?} is not a decimal number",
-                            truncate(&q.text)
-                        ),
+                    let n = parse_decimal(&q.text).ok_or_else(|| {
+                        let qseg = PathSeg {
+                            parent: Some(&seg),
+                            name: "quantity",
+                        };
+                        self.err_at(
+                            q,
+                            &qseg,
+                            XmlErrorKind::Value,
+                            format!("quantity {:?} is not a decimal number", truncate(&q.text)),
+                        )
                     })?;
                     m.insert("quantity".to_owned(), Value::Number(n));
                 }
             }
-            if let Some((u, _)) = uom {
+            if let Some(u) = uom {
                 m.insert("uom".to_owned(), Value::String(u.text.trim().to_owned()));
             }
             v.push(Value::Object(m));
@@ -986,7 +1125,7 @@ impl<R: BufRead> Core<R> {
                 continue;
             }
             let val = a.value.trim();
-            let v = match a.local.as_str() {
+            let v = match &*a.local {
                 "value" | "minValue" | "maxValue" | "meanValue" | "sDev" | "percRank"
                 | "percValue"
                     if report =>
@@ -1017,7 +1156,7 @@ impl<R: BufRead> Core<R> {
                 "component" if report => Value::String(Vocab::Component.to_json(val)),
                 _ => Value::String(a.value.clone()),
             };
-            m.insert(a.local.clone(), v);
+            m.insert(a.local.to_string(), v);
         }
         if el.has_text() || !el.children.is_empty() {
             return Err(self.err_at(
@@ -1165,28 +1304,31 @@ impl<R: BufRead> Core<R> {
         c: &Elem,
         path: &PathSeg<'_>,
     ) -> Result<(), XmlError> {
-        if out.contains_key(key) {
-            return Err(self.err_at(
+        match out.entry(key) {
+            serde_json::map::Entry::Vacant(e) => {
+                e.insert(v);
+                Ok(())
+            }
+            serde_json::map::Entry::Occupied(_) => Err(self.err_at(
                 c,
                 path,
                 XmlErrorKind::Structure,
                 format!("duplicate <{}>", c.local),
-            ));
+            )),
         }
-        out.insert(key.to_owned(), v);
-        Ok(())
     }
 
     fn event_field(
         &mut self,
         out: &mut Map<String, Value>,
         qe: &mut (Option<String>, Option<Number>),
-        c: &Elem,
+        c: &mut Elem,
         path: &PathSeg<'_>,
     ) -> Result<(), XmlError> {
+        let name = c.local.clone();
         let seg = PathSeg {
             parent: Some(path),
-            name: &c.local,
+            name: &name,
         };
         if c.ns != 0 {
             let k = self.key(c.ns, c.prefix.as_deref(), &c.local);
@@ -1194,7 +1336,7 @@ impl<R: BufRead> Core<R> {
             insert_multi(out, k, v);
             return Ok(());
         }
-        let key = c.local.as_str();
+        let key = &*name;
         let v = match key {
             "eventTime"
             | "recordTime"
@@ -1203,11 +1345,13 @@ impl<R: BufRead> Core<R> {
             | "certificationInfo"
             | "action"
             | "transformationID"
-            | "parentID" => Value::String(self.text_of(c, &seg)?),
-            "bizStep" => Value::String(Vocab::BizStep.to_json(&self.text_of(c, &seg)?)),
-            "disposition" => Value::String(Vocab::Disposition.to_json(&self.text_of(c, &seg)?)),
+            | "parentID" => Value::String(self.take_text(c, &seg)?),
+            "bizStep" => Value::String(Vocab::BizStep.to_json_owned(self.take_text(c, &seg)?)),
+            "disposition" => {
+                Value::String(Vocab::Disposition.to_json_owned(self.take_text(c, &seg)?))
+            }
             "epcList" | "childEPCs" | "inputEPCList" | "outputEPCList" => {
-                self.epc_list(c, &seg, "epc")?
+                self.take_epc_list(c, &seg, "epc")?
             }
             "quantityList" | "childQuantityList" | "inputQuantityList" | "outputQuantityList" => {
                 self.quantity_list(c, &seg)?
@@ -1231,13 +1375,13 @@ impl<R: BufRead> Core<R> {
                         format!("unexpected text in <{key}>"),
                     ));
                 }
-                for cc in &c.children {
+                for cc in c.children.iter_mut() {
                     self.event_field(out, qe, cc, &seg)?;
                 }
                 return Ok(());
             }
             "epcClass" => {
-                qe.0 = Some(self.text_of(c, &seg)?);
+                qe.0 = Some(self.take_text(c, &seg)?);
                 return Ok(());
             }
             "quantity" => {
@@ -1264,9 +1408,9 @@ impl<R: BufRead> Core<R> {
         self.set_once(out, key, v, c, &seg)
     }
 
-    fn convert_event(&mut self, el: &Elem, path: &PathSeg<'_>) -> Result<Value, XmlError> {
+    fn convert_event(&mut self, el: &mut Elem, path: &PathSeg<'_>) -> Result<Value, XmlError> {
         self.late_used.clear();
-        let quantity_event = el.local == "QuantityEvent";
+        let quantity_event = &*el.local == "QuantityEvent";
         let mut out = Map::new();
         out.insert(
             "type".to_owned(),
@@ -1274,7 +1418,7 @@ impl<R: BufRead> Core<R> {
                 if quantity_event {
                     "ObjectEvent"
                 } else {
-                    el.local.as_str()
+                    &*el.local
                 }
                 .to_owned(),
             ),
@@ -1288,7 +1432,7 @@ impl<R: BufRead> Core<R> {
                 "unexpected text in an event",
             ));
         }
-        for c in &el.children {
+        for c in el.children.iter_mut() {
             self.event_field(&mut out, &mut qe, c, path)?;
         }
         if quantity_event {
@@ -1434,8 +1578,8 @@ impl<R: BufRead> Core<R> {
                 let mut am = Map::new();
                 am.insert("id".to_owned(), Value::String(aid.trim().to_owned()));
                 let other_attrs = c.attrs.iter().any(|a| {
-                    !((a.ns == 0 && a.local == "id")
-                        || (a.ns != 0 && a.local == "type" && self.uri(a.ns) == NS_XSI))
+                    !((a.ns == 0 && &*a.local == "id")
+                        || (a.ns != 0 && &*a.local == "type" && self.uri(a.ns) == NS_XSI))
                 });
                 let value = if c.children.is_empty() && !other_attrs {
                     Value::String(c.text.trim().to_owned())
@@ -1443,8 +1587,8 @@ impl<R: BufRead> Core<R> {
                     let mut obj = Map::new();
                     let mut attr_map = Map::new();
                     for a in &c.attrs {
-                        if (a.ns == 0 && a.local == "id")
-                            || (a.ns != 0 && a.local == "type" && self.uri(a.ns) == NS_XSI)
+                        if (a.ns == 0 && &*a.local == "id")
+                            || (a.ns != 0 && &*a.local == "type" && self.uri(a.ns) == NS_XSI)
                         {
                             continue;
                         }
@@ -1495,14 +1639,16 @@ impl<R: BufRead> Core<R> {
                 parent: Some(path),
                 name: &c.local,
             };
-            if c.ns != 0 && self.uri(c.ns) == NS_SBDH && c.local == "StandardBusinessDocumentHeader"
+            if c.ns != 0
+                && self.uri(c.ns) == NS_SBDH
+                && &*c.local == "StandardBusinessDocumentHeader"
             {
                 let find = |parent: &Elem, a: &str, b: &str| -> Option<String> {
                     parent
                         .children
                         .iter()
-                        .find(|x| x.local == a)
-                        .and_then(|x| x.children.iter().find(|y| y.local == b))
+                        .find(|x| &*x.local == a)
+                        .and_then(|x| x.children.iter().find(|y| &*y.local == b))
                         .map(|y| y.text.trim().to_owned())
                 };
                 if let Some(s) = find(c, "Sender", "Identifier") {
@@ -1606,6 +1752,7 @@ impl<R: BufRead> XmlEventReader<R> {
             match core.next_tok()? {
                 Tok::Start(el) => break el,
                 Tok::Text(t) => core.expect_blank(&t)?,
+                Tok::Space => {}
                 Tok::End => return Err(core.err_here(XmlErrorKind::Syntax, "unexpected end tag")),
                 Tok::Eof => {
                     return Err(core.err_here(
@@ -1616,7 +1763,7 @@ impl<R: BufRead> XmlEventReader<R> {
             }
         };
         let root_uri = core.uri(root.ns).to_owned();
-        let query = match (root.local.as_str(), root_uri.as_str()) {
+        let query = match (&*root.local, root_uri.as_str()) {
             ("EPCISDocument", NS_EPCIS_2 | NS_EPCIS_1) => false,
             ("EPCISQueryDocument", NS_EPCIS_QUERY_2 | NS_EPCIS_QUERY_1) => true,
             (name, uri) => {
@@ -1636,7 +1783,7 @@ impl<R: BufRead> XmlEventReader<R> {
         };
         core.base_path.push(root.qname());
         // Register the namespaces declared on the root for the @context, in document order.
-        let decls: Vec<(Option<String>, u32)> = core
+        let decls: Vec<(Option<Rc<str>>, u32)> = core
             .bindings
             .iter()
             .skip(1)
@@ -1666,7 +1813,7 @@ impl<R: BufRead> XmlEventReader<R> {
         let mut extra = Map::new();
         for a in &root.attrs {
             if a.ns == 0 {
-                match a.local.as_str() {
+                match &*a.local {
                     "schemaVersion" => schema_version = Some(a.value.trim().to_owned()),
                     "creationDate" => creation_date = Some(a.value.trim().to_owned()),
                     _ => {}
@@ -1744,6 +1891,7 @@ impl<R: BufRead> XmlEventReader<R> {
             let tok = self.core.next_tok()?;
             match tok {
                 Tok::Text(t) => self.core.expect_blank(&t)?,
+                Tok::Space => {}
                 Tok::Eof => {
                     return Err(self
                         .core
@@ -1754,7 +1902,7 @@ impl<R: BufRead> XmlEventReader<R> {
                     self.core.base_path.pop();
                 }
                 Tok::Start(el) => {
-                    let name_is = |n: &str| el.ns == 0 && el.local == n;
+                    let name_is = |n: &str| el.ns == 0 && &*el.local == n;
                     match top {
                         Container::Root if name_is("EPCISHeader") => {
                             if self.doc.contains_key("epcisBody")
@@ -1793,7 +1941,7 @@ impl<R: BufRead> XmlEventReader<R> {
                             });
                         }
                         Container::QueryBody
-                            if el.local == "QueryResults"
+                            if &*el.local == "QueryResults"
                                 && matches!(
                                     self.core.uri(el.ns),
                                     NS_EPCIS_QUERY_2 | NS_EPCIS_QUERY_1
@@ -1828,7 +1976,7 @@ impl<R: BufRead> XmlEventReader<R> {
                                 name: &el.local,
                             };
                             let t = self.core.text_of(&el, &seg)?;
-                            let key = el.local.clone();
+                            let key = el.local.to_string();
                             self.container_map(Container::QueryResults)
                                 .insert(key, Value::String(t));
                         }
@@ -1885,6 +2033,7 @@ impl<R: BufRead> XmlEventReader<R> {
             match self.core.next_tok()? {
                 Tok::Eof => return Ok(false),
                 Tok::Text(t) => self.core.expect_blank(&t)?,
+                Tok::Space => {}
                 Tok::Start(_) | Tok::End => {
                     return Err(self
                         .core
@@ -1948,6 +2097,7 @@ impl<R: BufRead> XmlEventReader<R> {
             self.core.reset_budget();
             match self.core.next_tok()? {
                 Tok::Text(t) => self.core.expect_blank(&t)?,
+                Tok::Space => {}
                 Tok::Eof => {
                     return Err(self
                         .core
@@ -1965,34 +2115,37 @@ impl<R: BufRead> XmlEventReader<R> {
                     return Ok(None);
                 }
                 Tok::Start(el) => {
-                    if el.ns == 0 && el.local == "extension" {
+                    if el.ns == 0 && &*el.local == "extension" {
                         self.wrapper_depth += 1;
                         self.core.base_path.push("extension".to_owned());
                         continue;
                     }
-                    if el.ns != 0 || !EVENT_NAMES.contains(&el.local.as_str()) {
+                    if el.ns != 0 || !EVENT_NAMES.contains(&&*el.local) {
                         return Err(self.core.err_here(
                             XmlErrorKind::Structure,
                             format!("<{}> is not an EPCIS event type", el.qname()),
                         ));
                     }
-                    let idx = match self.counts.iter_mut().find(|(n, _)| *n == el.local) {
+                    let idx = match self.counts.iter_mut().find(|(n, _)| **n == *el.local) {
                         Some((_, c)) => {
                             *c += 1;
                             *c
                         }
                         None => {
-                            self.counts.push((el.local.clone(), 1));
+                            self.counts.push((el.local.to_string(), 1));
                             1
                         }
                     };
-                    let el = self.core.read_subtree(el)?;
-                    let name = format!("{}[{idx}]", el.local);
+                    let mut el = self.core.read_subtree(el)?;
+                    let name = el.local.clone();
                     let seg = PathSeg {
                         parent: None,
                         name: &name,
                     };
-                    let v = self.core.convert_event(&el, &seg)?;
+                    self.core.event_index = idx;
+                    let v = self.core.convert_event(&mut el, &seg);
+                    self.core.event_index = 0;
+                    let v = v?;
                     return Ok(Some(v));
                 }
             }
