@@ -117,6 +117,13 @@ fn epc_problem(v: &Value, class_level: bool) -> Option<String> {
     if gs1_urn && epc::urn_to_dl(s).is_none() {
         return Some(format!("malformed EPC URN \"{s}\""));
     }
+    // A GS1 Digital Link (a URI whose path carries a GS1 key) must be a valid one: checked by the
+    // identifier library (AI formats, check digits, key-qualifier sequences).
+    if s.starts_with("http") && epc::canonical_dl(s).is_some() {
+        if let Err(e) = unitrace_id::digital_link::parse(s) {
+            return Some(format!("invalid GS1 Digital Link \"{s}\": {e}"));
+        }
+    }
     if !class_level && s.starts_with("urn:epc:class:") {
         return Some(format!(
             "an EPC class URN is not an instance identifier: \"{s}\""
@@ -1168,6 +1175,16 @@ mod tests {
         assert!(
             p.iter()
                 .any(|x| x.contains("/booleanValue: must be true or false")),
+            "{p:?}"
+        );
+        let p = problems(
+            json!({"type": "ObjectEvent", "eventTime": "2024-01-01T00:00:00Z",
+            "eventTimeZoneOffset": "+01:00", "action": "OBSERVE",
+            "epcList": ["https://id.gs1.org/01/09521234543213/21/x", "https://id.gs1.org/01/09521234543214/21/x"]}),
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("/epcList/1: invalid GS1 Digital Link"),
             "{p:?}"
         );
     }
