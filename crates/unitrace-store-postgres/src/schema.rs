@@ -76,6 +76,11 @@ CREATE TABLE event_sensor (
     max_value DOUBLE PRECISION,
     mean_value DOUBLE PRECISION,
     uom TEXT,
+    base_uom TEXT,
+    b_value DOUBLE PRECISION,
+    b_min DOUBLE PRECISION,
+    b_max DOUBLE PRECISION,
+    b_mean DOUBLE PRECISION,
     time BIGINT
 );
 CREATE INDEX event_sensor_seq ON event_sensor(event_seq);

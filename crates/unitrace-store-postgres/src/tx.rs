@@ -194,10 +194,14 @@ impl CaptureTx for PgTx<'_> {
             }
         }
         for s in &ev.sensor_reports {
+            let (base, b) = unitrace_store::units::report_in_base(s);
             self.exec(
-                "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                &[&seq, &s.report_type, &s.device_id, &s.value, &s.min_value, &s.max_value, &s.mean_value, &s.uom, &s.time],
+                "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time, \
+                 base_uom, b_value, b_min, b_max, b_mean) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &seq, &s.report_type, &s.device_id, &s.value, &s.min_value, &s.max_value, &s.mean_value, &s.uom, &s.time,
+                    &base, &b[0], &b[1], &b[2], &b[3],
+                ],
             )?;
         }
         Ok(seq)

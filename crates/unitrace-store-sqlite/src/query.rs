@@ -2,6 +2,7 @@
 
 use rusqlite::types::Value;
 use unitrace_store::query::{class_matchers, epc_matchers, Matcher};
+use unitrace_store::units::to_base;
 use unitrace_store::{EpcRole, EventQuery, QuantityRole, StoreResult};
 
 /// Recursive descent of the location hierarchy from one location (itself included).
@@ -221,6 +222,28 @@ pub(crate) fn build_where(q: &EventQuery) -> StoreResult<Where> {
                 "e.seq IN (SELECT s.event_seq FROM event_sensor s WHERE {col} IN {l})"
             ));
         }
+    }
+    if q.exists_sensor_element_list {
+        w.conds
+            .push("EXISTS (SELECT 1 FROM event_sensor s WHERE s.event_seq = e.seq)".into());
+    }
+    for (op, v) in [(">=", q.ge_sensor_time), ("<", q.lt_sensor_time)] {
+        if let Some(v) = v {
+            let p = w.int(v);
+            w.conds.push(format!(
+                "e.seq IN (SELECT s.event_seq FROM event_sensor s WHERE s.time {op} {p})"
+            ));
+        }
+    }
+    for f in &q.sensor_values {
+        let (base, value) = to_base(&f.uom, f.value);
+        let u = w.text(base);
+        w.params.push(Value::Real(value));
+        w.conds.push(format!(
+            "e.seq IN (SELECT s.event_seq FROM event_sensor s WHERE s.base_uom = {u} AND s.{} {} ?)",
+            f.field.base_column(),
+            f.op.sql()
+        ));
     }
     Ok(w)
 }

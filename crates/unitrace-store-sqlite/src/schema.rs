@@ -72,6 +72,11 @@ CREATE TABLE event_sensor (
     max_value REAL,
     mean_value REAL,
     uom TEXT,
+    base_uom TEXT,
+    b_value REAL,
+    b_min REAL,
+    b_max REAL,
+    b_mean REAL,
     time INTEGER
 );
 CREATE INDEX event_sensor_seq ON event_sensor(event_seq);

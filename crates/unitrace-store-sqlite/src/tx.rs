@@ -256,11 +256,12 @@ impl CaptureTx for SqliteTx<'_> {
         if !ev.sensor_reports.is_empty() {
             let mut st = c
                 .prepare_cached(
-                    "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time, \
+                     base_uom, b_value, b_min, b_max, b_mean) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .map_err(db_err)?;
             for s in &ev.sensor_reports {
+                let (base, b) = unitrace_store::units::report_in_base(s);
                 st.execute(params![
                     seq,
                     s.report_type,
@@ -270,7 +271,12 @@ impl CaptureTx for SqliteTx<'_> {
                     s.max_value,
                     s.mean_value,
                     s.uom,
-                    s.time
+                    s.time,
+                    base,
+                    b[0],
+                    b[1],
+                    b[2],
+                    b[3]
                 ])
                 .map_err(db_err)?;
             }

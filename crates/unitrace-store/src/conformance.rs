@@ -973,6 +973,8 @@ async fn query_fixture(s: &Arc<dyn Store>) {
         report_type: Some("Temperature".into()),
         device_id: Some("urn:epc:id:giai:4000001.111".into()),
         value: Some(26.0),
+        max_value: Some(26.5),
+        time: Some(T0 + 40 * MIN),
         uom: Some("CEL".into()),
         ..Default::default()
     }];

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod master;
 pub mod query;
 pub mod state;
+pub mod units;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -33,7 +34,8 @@ pub use event::{
 pub use master::{Location, Party, Product};
 pub use query::{
     CmpOp, Containment, ContainmentNode, EventQuery, Genealogy, GenealogyDirection, GenealogyNode,
-    OrderBy, OrderDirection, QueryPage, StockRow, TimelineEntry, UnitFilter,
+    OrderBy, OrderDirection, QueryPage, SensorField, SensorValueFilter, StockRow, TimelineEntry,
+    UnitFilter,
 };
 pub use state::{HistoryItem, UnitState};
 

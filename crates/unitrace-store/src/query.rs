@@ -93,12 +93,50 @@ pub struct EventQuery {
     pub eq_sensor_type: Vec<String>,
     /// Sensor `EQ_deviceID`.
     pub eq_device_id: Vec<String>,
+    /// `EXISTS_sensorElementList`.
+    pub exists_sensor_element_list: bool,
+    /// Sensor report `GE_time` / `LT_time`.
+    pub ge_sensor_time: Option<i64>,
+    pub lt_sensor_time: Option<i64>,
+    /// `EQ_/GT_/GE_/LT_/LE_value_<uom>`, `..._minValue_<uom>`, `..._maxValue_<uom>`, `..._meanValue_<uom>`;
+    /// values in another unit of the same dimension are converted. Each filter needs one matching report.
+    pub sensor_values: Vec<SensorValueFilter>,
     pub order_by: OrderBy,
     pub order_direction: OrderDirection,
     pub event_count_limit: Option<u64>,
     pub max_event_count: Option<u64>,
     pub per_page: Option<u32>,
     pub next_page_token: Option<String>,
+}
+
+/// Which number of a sensor report a filter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SensorField {
+    Value,
+    MinValue,
+    MaxValue,
+    MeanValue,
+}
+
+impl SensorField {
+    /// Column of the stored value converted to its base unit.
+    pub fn base_column(self) -> &'static str {
+        match self {
+            SensorField::Value => "b_value",
+            SensorField::MinValue => "b_min",
+            SensorField::MaxValue => "b_max",
+            SensorField::MeanValue => "b_mean",
+        }
+    }
+}
+
+/// A sensor value comparison in a unit of measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensorValueFilter {
+    pub field: SensorField,
+    pub op: CmpOp,
+    pub uom: String,
+    pub value: f64,
 }
 
 /// One page of a query answer.
@@ -284,6 +322,19 @@ impl EventQuery {
             return Err(StoreError::InvalidInput(
                 "quantity parameter must be a finite number".into(),
             ));
+        }
+        if self.sensor_values.len() > MAX_QUERY_VALUES {
+            return Err(StoreError::InvalidInput(
+                "too many sensor value parameters".into(),
+            ));
+        }
+        for f in &self.sensor_values {
+            if !f.value.is_finite() || f.uom.is_empty() || f.uom.len() > 16 {
+                return Err(StoreError::InvalidInput(format!(
+                    "sensor {:?} parameter needs a finite number and a unit code",
+                    f.field
+                )));
+            }
         }
         if self.event_types.len() > EventType::ALL.len() * 4 || self.eq_action.len() > 12 {
             return Err(StoreError::InvalidInput(

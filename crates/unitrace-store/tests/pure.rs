@@ -162,3 +162,19 @@ fn containment_periods_track_parents() {
         ("Q", (20, 2), Some((30, 3)))
     );
 }
+
+#[test]
+fn units_convert_to_their_base() {
+    use unitrace_store::units::to_base;
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    let (b, v) = to_base("FAH", 32.0);
+    assert_eq!(b, "KEL");
+    assert!(close(v, 273.15));
+    assert!(close(to_base("FAH", 212.0).1, to_base("CEL", 100.0).1));
+    assert!(close(to_base("LBR", 1.0).1, 0.453_592_37));
+    assert_eq!(
+        to_base("XYZ", 5.0),
+        ("XYZ", 5.0),
+        "unknown units compare only with themselves"
+    );
+}
