@@ -142,6 +142,35 @@ fn depth_and_size_limits() {
         .collect();
     let v = read_document_value_with(doc(&many).as_bytes(), limits).unwrap();
     assert_eq!(v["epcisBody"]["eventList"].as_array().unwrap().len(), 200);
+    let nss: String = (0..50)
+        .map(|i| obj(&format!("<n{i}:a xmlns:n{i}=\"urn:n:{i}\">1</n{i}:a>")))
+        .collect();
+    let limits = XmlLimits {
+        max_namespaces: 20,
+        ..XmlLimits::default()
+    };
+    let e = read_document_value_with(doc(&nss).as_bytes(), limits).unwrap_err();
+    assert_eq!(e.kind, XmlErrorKind::Limit, "{e}");
+    // The writer refuses absurd nesting instead of overflowing the stack.
+    let mut deep = json!("x");
+    for _ in 0..10_000 {
+        let mut m = serde_json::Map::new();
+        m.insert("ex:d".to_owned(), deep);
+        deep = Value::Object(m);
+    }
+    let mut d = json!({
+        "@context": [{"ex": "http://ex.com/"}], "type": "EPCISDocument", "schemaVersion": "2.0",
+        "creationDate": "2024-01-01T00:00:00Z",
+        "epcisBody": {"eventList": [{"type": "ObjectEvent", "eventTime": "t"}]}
+    });
+    if let Some(Value::Object(ev)) = d.pointer_mut("/epcisBody/eventList/0") {
+        ev.insert("ex:d".to_owned(), deep);
+    }
+    assert_eq!(
+        write_document_value(&d).unwrap_err().kind,
+        XmlErrorKind::Json
+    );
+    std::mem::forget(d); // dropping a 10k-deep Value recursively is the test's problem, not ours
     let attrs: String = (0..300).map(|i| format!(" a{i}=\"1\"")).collect();
     let e = read_document_value(doc(&obj(&format!("<ex:a{attrs}/>"))).as_bytes()).unwrap_err();
     assert_eq!(e.kind, XmlErrorKind::Limit, "{e}");

@@ -92,6 +92,9 @@ pub struct XmlLimits {
     pub max_event_bytes: u64,
     /// Maximum number of attributes on one element.
     pub max_attributes: usize,
+    /// Maximum number of distinct namespace URIs in a document (they are remembered for the
+    /// whole document, so they are capped to keep memory bounded).
+    pub max_namespaces: usize,
 }
 
 impl Default for XmlLimits {
@@ -100,6 +103,7 @@ impl Default for XmlLimits {
             max_depth: 64,
             max_event_bytes: 64 * 1024 * 1024,
             max_attributes: 256,
+            max_namespaces: 4096,
         }
     }
 }

@@ -303,7 +303,7 @@ impl<R: BufRead> Core<R> {
             space: String::new(),
             event_index: 0,
         };
-        let xml_ns = core.intern(NS_XML);
+        let xml_ns = core.intern(NS_XML).unwrap_or(0);
         core.bindings.push(NsBinding {
             prefix: Some(Rc::from("xml")),
             ns: xml_ns,
@@ -311,15 +311,24 @@ impl<R: BufRead> Core<R> {
         core
     }
 
-    fn intern(&mut self, uri: &str) -> u32 {
+    fn intern(&mut self, uri: &str) -> Result<u32, XmlError> {
         if let Some(&id) = self.uri_ids.get(uri) {
-            return id;
+            return Ok(id);
+        }
+        if self.uris.len() > self.limits.max_namespaces {
+            return Err(self.err_here(
+                XmlErrorKind::Limit,
+                format!(
+                    "more than {} distinct namespaces",
+                    self.limits.max_namespaces
+                ),
+            ));
         }
         let id = self.uris.len() as u32;
         self.uris.push(uri.to_owned());
         self.uri_ids.insert(uri.to_owned(), id);
         self.ctx_by_ns.push(None);
-        id
+        Ok(id)
     }
 
     fn uri(&self, ns: u32) -> &str {
@@ -427,7 +436,7 @@ impl<R: BufRead> Core<R> {
                     let ns = if value.is_empty() {
                         0
                     } else {
-                        self.intern(&value)
+                        self.intern(&value)?
                     };
                     self.bindings.push(NsBinding { prefix: None, ns });
                 }
@@ -438,7 +447,7 @@ impl<R: BufRead> Core<R> {
                             format!("namespace prefix {local} bound to an empty URI"),
                         ));
                     }
-                    let ns = self.intern(&value);
+                    let ns = self.intern(&value)?;
                     self.bindings.push(NsBinding {
                         prefix: Some(local),
                         ns,

@@ -9,6 +9,8 @@ use super::{CbvXmlFormat, XmlError, XmlErrorKind, XmlWriteOptions, NS_EPCIS_2, N
 
 const NS_SBDH: &str = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader";
 const NS_CBVMDA: &str = "urn:epcglobal:cbv:mda";
+/// Deepest element nesting the writer produces (the reader's default limit is 64).
+const MAX_WRITE_DEPTH: usize = 64;
 
 /// Prefixes whose XML namespace is known without an `@context` entry.
 fn builtin_ns(prefix: &str) -> Option<&'static str> {
@@ -385,6 +387,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn ext(&mut self, key: &str, v: &Value, path: &str) -> Result<(), XmlError> {
+        if self.e.open.len() > MAX_WRITE_DEPTH {
+            return Err(json_err(
+                path,
+                format!("nesting deeper than {MAX_WRITE_DEPTH} levels"),
+            ));
+        }
         if let Value::Array(items) = v {
             for (i, item) in items.iter().enumerate() {
                 if item.is_array() {
