@@ -507,10 +507,11 @@ impl Store for PostgresStore {
                 outcomes: Vec::new(),
             });
         }
+        let request = CaptureRequest::new(events, mode);
         let (tx, rx) = oneshot::channel();
         self.inner
             .writer
-            .send(WriteMsg::Capture(CaptureRequest { events, mode }, tx))
+            .send(WriteMsg::Capture(request, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?

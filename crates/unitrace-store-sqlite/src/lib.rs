@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use unitrace_store::engine::{capture_group, check_request, load_history, CaptureRequest};
 use unitrace_store::limits::{
     MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, PAGE_TOKEN_TTL_MS,
@@ -34,6 +34,8 @@ use tx::{finish_unit, unit_from_row, SqliteTx, UNIT_COLS};
 const WRITE_QUEUE: usize = 1024;
 /// Idle read connections kept.
 const READ_POOL: usize = 4;
+/// Reads running at once (each holds a connection on a blocking thread).
+const MAX_READERS: usize = 16;
 
 enum MasterWrite {
     Location(Location),
@@ -51,6 +53,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     writer: mpsc::Sender<WriteMsg>,
     readers: Mutex<Vec<Connection>>,
+    read_slots: Arc<Semaphore>,
 }
 
 /// The SQLite store. Cheap to clone; the writer thread stops when the last clone is dropped.
@@ -106,6 +109,7 @@ impl SqliteStore {
                 clock,
                 writer: tx,
                 readers: Mutex::new(Vec::new()),
+                read_slots: Arc::new(Semaphore::new(MAX_READERS)),
             }),
         })
     }
@@ -121,7 +125,14 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let inner = self.inner.clone();
+        let permit = inner
+            .read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = inner.readers.lock().ok().and_then(|mut v| v.pop());
             let conn = match pooled {
                 Some(c) => c,
@@ -461,10 +472,11 @@ impl Store for SqliteStore {
                 outcomes: Vec::new(),
             });
         }
+        let request = CaptureRequest::new(events, mode);
         let (tx, rx) = oneshot::channel();
         self.inner
             .writer
-            .send(WriteMsg::Capture(CaptureRequest { events, mode }, tx))
+            .send(WriteMsg::Capture(request, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?

@@ -312,6 +312,16 @@ pub fn check_request(events: &[CaptureEvent]) -> StoreResult<()> {
 pub struct CaptureRequest {
     pub events: Vec<CaptureEvent>,
     pub mode: CaptureMode,
+    /// Per event: its JSON document text, or why it is invalid.
+    docs: Vec<Result<String, String>>,
+}
+
+impl CaptureRequest {
+    /// Validate and serialize the events (on the caller's thread, so the single writer only writes).
+    pub fn new(events: Vec<CaptureEvent>, mode: CaptureMode) -> Self {
+        let docs = events.iter().map(validate_event).collect();
+        CaptureRequest { events, mode, docs }
+    }
 }
 
 /// Capture a group of requests on one open transaction; each request is all-or-nothing in
@@ -350,10 +360,10 @@ fn capture_request<T: CaptureTx>(
     record_time: i64,
     req: &CaptureRequest,
 ) -> StoreResult<(CaptureReport, bool)> {
-    let docs: Vec<Result<String, String>> = req.events.iter().map(validate_event).collect();
+    let docs = &req.docs;
     let mut outcomes = Vec::with_capacity(req.events.len());
     if req.mode == CaptureMode::Rollback && docs.iter().any(Result::is_err) {
-        for d in &docs {
+        for d in docs {
             outcomes.push(match d {
                 Ok(_) => CaptureOutcome::RolledBack,
                 Err(e) => CaptureOutcome::Invalid(e.clone()),
@@ -362,7 +372,7 @@ fn capture_request<T: CaptureTx>(
         return Ok((CaptureReport { outcomes }, false));
     }
     let mut failed = false;
-    for (ev, doc) in req.events.iter().zip(&docs) {
+    for (ev, doc) in req.events.iter().zip(docs) {
         let o = match doc {
             Err(e) => CaptureOutcome::Invalid(e.clone()),
             Ok(doc) => capture_one(tx, ev, doc, record_time)?,
@@ -373,8 +383,9 @@ fn capture_request<T: CaptureTx>(
         outcomes.push(o);
     }
     if failed {
+        // Events stored before the failure are undone; duplicates stay reported as such.
         for o in outcomes.iter_mut() {
-            if !o.is_failure() {
+            if matches!(o, CaptureOutcome::Stored { .. }) {
                 *o = CaptureOutcome::RolledBack;
             }
         }
