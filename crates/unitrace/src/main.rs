@@ -22,15 +22,21 @@ enum Command {
     /// Identifiers: GS1 element strings and scan data, Digital Link, EPC URIs, RFID binary.
     #[command(subcommand)]
     Id(cli::id::IdCommand),
+    /// EPCIS 2.0 documents (JSON-LD or XML, 1.2 XML in): validate, convert, hash.
+    #[command(subcommand)]
+    Epcis(cli::epcis::EpcisCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Id(cmd) => cli::id::run(cmd),
+        Command::Id(cmd) => cli::id::run(cmd).map(|()| true),
+        Command::Epcis(cmd) => cli::epcis::run(cmd),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // Problems were already printed, one per line.
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             // One line on stderr naming what is wrong; nothing on stdout.
             let msg = format!("{err:#}").replace('\n', " ");

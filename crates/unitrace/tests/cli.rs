@@ -244,3 +244,135 @@ fn reads_scan_data_with_gs_from_stdin() {
     assert_eq!(v["bracketed"], "(01)09521234543213(10)ABC(21)XYZ");
     assert_eq!(v["input_kind"], "scan_data");
 }
+
+// ---- unitrace epcis ----
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+
+fn shared(path: &str) -> String {
+    let p = format!("{SHARED}/{path}");
+    assert!(
+        std::path::Path::new(&p).exists(),
+        "{p} is missing: the shared reference data must sit beside the project (../shared)"
+    );
+    p
+}
+
+#[test]
+fn epcis_hash_prints_the_reference_hashes_for_json_and_xml() {
+    let base = "epcis-event-hash-vectors/examples/epcisDocWithVariousEventTypes";
+    let want = std::fs::read_to_string(shared(&format!("{base}.hashes"))).unwrap();
+    for ext in ["jsonld", "xml"] {
+        let out = unitrace(&["epcis", "hash", &shared(&format!("{base}.{ext}"))]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want.trim(),
+            "{ext}"
+        );
+    }
+}
+
+#[test]
+fn epcis_validate_accepts_a_valid_document_and_lists_problems_of_a_bad_one() {
+    let good = shared("gs1-epcis/examples/JSON/Example_9.6.1-ObjectEvent.jsonld");
+    let out = unitrace(&["epcis", "validate", &good]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["epcisBody"]["eventList"][1]["action"] = Value::from("MOVE");
+    doc["epcisBody"]["eventList"][0]["eventTimeZoneOffset"] = Value::from("6 hours");
+    let bad_doc = serde_json::to_vec(&doc).unwrap();
+    let out = unitrace_stdin(&["epcis", "validate", "-"], &bad_doc);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per problem: {err}");
+    assert!(err.contains("/epcisBody/eventList/1/action"), "{err}");
+    assert!(
+        err.contains("/epcisBody/eventList/0/eventTimeZoneOffset"),
+        "{err}"
+    );
+}
+
+#[test]
+fn epcis_convert_keeps_every_event_hash_both_ways() {
+    let src = shared("gs1-epcis/examples/JSON/Example_9.6.1-ObjectEvent.jsonld");
+    let hashes = |bytes: &[u8]| {
+        let out = unitrace_stdin(&["epcis", "hash", "-"], bytes);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let original = hashes(&std::fs::read(&src).unwrap());
+    assert_eq!(original.lines().count(), 2);
+    let xml = unitrace(&["epcis", "convert", "--to", "xml", &src]);
+    assert!(
+        xml.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xml.stderr)
+    );
+    assert!(xml.stdout.starts_with(b"<?xml"));
+    assert_eq!(hashes(&xml.stdout), original);
+    let json = unitrace_stdin(&["epcis", "convert", "--to", "json", "-"], &xml.stdout);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    assert_eq!(hashes(&json.stdout), original);
+    // Digital Link output: the EPC URNs become https://id.gs1.org links; the hash does not move.
+    let dl = unitrace(&[
+        "epcis",
+        "convert",
+        "--to",
+        "json",
+        "--epc-format",
+        "dl",
+        &src,
+    ]);
+    let text = String::from_utf8(dl.stdout).unwrap();
+    assert!(text.contains("https://id.gs1.org/01/"), "{text}");
+    assert!(!text.contains("urn:epc:id:sgtin"), "{text}");
+    assert_eq!(hashes(text.as_bytes()), original);
+}
+
+#[test]
+fn epcis_bad_input_never_panics() {
+    for input in [
+        &b""[..],
+        b"{",
+        b"<",
+        b"<x/>",
+        b"{\"type\":\"EPCISDocument\"}",
+        b"\xff\xfe",
+        b"[]",
+    ] {
+        for verb in ["validate", "hash"] {
+            let out = unitrace_stdin(&["epcis", verb, "-"], input);
+            assert_eq!(out.status.code(), Some(1), "{verb} {input:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !err.contains("panicked") && !err.is_empty(),
+                "{verb} {input:?}: {err}"
+            );
+        }
+    }
+    let out = unitrace(&["epcis", "hash", "/nonexistent/file.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.json"));
+}

@@ -1,3 +1,4 @@
 //! The CLI verbs, one module each.
 
+pub mod epcis;
 pub mod id;
