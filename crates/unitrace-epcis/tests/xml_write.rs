@@ -246,6 +246,7 @@ fn extension_attributes_text_nesting_and_repetition_round_trip() {
           <ex:deep><plain>no namespace</plain></ex:deep>
         </ex:batch>
         <ex:tag>t1</ex:tag><ex:tag>t2</ex:tag>
+        <ex:none xsi:nil="true"/>
         <other:x xmlns:other="urn:other">declared inside the event</other:x>
       </ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"#;
     let v = read_document_value(xml).unwrap();
@@ -274,6 +275,7 @@ fn extension_attributes_text_nesting_and_repetition_round_trip() {
                "ex:empty": "", "ex:deep": {"plain": "no namespace"}})
     );
     assert_eq!(e["ex:tag"], json!(["t1", "t2"]));
+    assert_eq!(e["ex:none"], json!({"#attributes": {"xsi:nil": "true"}}));
     assert_eq!(e["other:x"], "declared inside the event");
     assert!(v["@context"]
         .as_array()

@@ -664,6 +664,11 @@ impl<R: BufRead> Core<R> {
         };
         let (prefix, emit) = match builtin {
             Some(p) => (p.to_owned(), false),
+            // Not in the standard context, but its conventional prefix is kept (e.g. xsi:nil on
+            // an extension element, inside "#attributes"); the writer knows it.
+            None if uri == NS_XSI && !self.ctx.iter().any(|e| e.prefix == "xsi") => {
+                ("xsi".to_owned(), false)
+            }
             None => {
                 let usable = |p: &str, ctx: &[CtxEntry]| {
                     !p.is_empty()
