@@ -426,6 +426,12 @@ pub fn canonical_dl(uri: &str) -> Option<String> {
         .or_else(|| uri.strip_prefix("http://"))?;
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let (_host, path) = rest.split_once('/')?;
+    if !path
+        .split('/')
+        .any(|seg| KEY_AIS.iter().any(|(n, _)| *n == seg))
+    {
+        return None;
+    }
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     // The primary key is the first segment naming a key AI followed by a value beginning with
     // 4 digits... or any value for the alphanumeric keys.

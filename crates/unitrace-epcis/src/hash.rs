@@ -16,6 +16,8 @@
 //!    `errorDeclaration`, comments and the fields a repository lists under `*:ignoreFields` are
 //!    left out.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -111,17 +113,21 @@ pub fn hash_id(pre_hash: &str) -> String {
     out
 }
 
+type S<'a> = Cow<'a, str>;
+
+const EMPTY: S<'static> = Cow::Borrowed("");
+
 #[derive(Debug, Clone, PartialEq)]
-struct Node {
-    name: String,
-    text: String,
-    children: Vec<Node>,
+struct Node<'a> {
+    name: S<'a>,
+    text: S<'a>,
+    children: Vec<Node<'a>>,
     /// A (type, value) pair of a business transaction, source or destination.
     pair: bool,
 }
 
-impl Node {
-    fn new(name: String, text: String, children: Vec<Node>) -> Node {
+impl<'a> Node<'a> {
+    fn new(name: S<'a>, text: S<'a>, children: Vec<Node<'a>>) -> Node<'a> {
         Node {
             name,
             text,
@@ -163,7 +169,7 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
         }
         conv.push_child(&mut children, k, v);
     }
-    let root = Node::new(ev_type.clone(), String::new(), children);
+    let root = Node::new(Cow::Borrowed(ev_type.as_str()), EMPTY, children);
     let mut root = deep_structure_correction(root);
     let mut out = String::with_capacity(512);
     out.push_str("eventType=");
@@ -171,7 +177,7 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
     out.push_str(&render_in_order(&mut root.children, EVENT_ORDER));
     root.children.retain(|c| {
         !matches!(
-            c.name.as_str(),
+            c.name.as_ref(),
             "recordTime" | "eventID" | "type" | "errorDeclaration"
         )
     });
@@ -179,6 +185,17 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
         out.push_str(&render_generic(&root.children));
     }
     out
+}
+
+fn scalar_cow(v: &Value) -> S<'_> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Bool(true) => Cow::Borrowed("True"),
+        Value::Bool(false) => Cow::Borrowed("False"),
+        Value::Null => Cow::Borrowed("None"),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        _ => EMPTY,
+    }
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -263,7 +280,7 @@ struct Converter<'a> {
     local_ns: Vec<(String, String)>,
 }
 
-impl Converter<'_> {
+impl<'a> Converter<'a> {
     fn ns(&self, prefix: &str) -> Option<&str> {
         self.local_ns
             .iter()
@@ -273,10 +290,10 @@ impl Converter<'_> {
             .or_else(|| self.ctx.namespace(prefix))
     }
 
-    fn key(&self, k: &str) -> String {
+    fn key(&self, k: &'a str) -> S<'a> {
         if let Some((p, rest)) = k.split_once(':') {
             if let Some(ns) = self.ns(p) {
-                return format!("{{{ns}}}{rest}");
+                return Cow::Owned(format!("{{{ns}}}{rest}"));
             }
             // XML element names always have their namespace; prefixes of the standard context
             // are not declared again in the converted document's @context.
@@ -289,14 +306,14 @@ impl Converter<'_> {
                     _ => None,
                 };
                 if let Some(ns) = std_ns {
-                    return format!("{{{ns}}}{rest}");
+                    return Cow::Owned(format!("{{{ns}}}{rest}"));
                 }
             }
         }
-        k.to_owned()
+        Cow::Borrowed(k)
     }
 
-    fn value(&self, s: &str) -> String {
+    fn value(&self, s: &'a str) -> S<'a> {
         if self.ctx.xml {
             let s = self.expand_bare(s);
             for (p, ns) in [
@@ -304,23 +321,23 @@ impl Converter<'_> {
                 ("cbv:", "https://ref.gs1.org/cbv/"),
             ] {
                 if let Some(rest) = s.strip_prefix(p) {
-                    return format!("{ns}{rest}");
+                    return Cow::Owned(format!("{ns}{rest}"));
                 }
             }
-            return s.to_owned();
+            return Cow::Borrowed(s);
         }
         let s = self.expand_bare(s);
         if let Some((p, rest)) = s.split_once(':') {
             if let Some(ns) = self.ns(p) {
-                return format!("{ns}{rest}");
+                return Cow::Owned(format!("{ns}{rest}"));
             }
         }
-        s.to_owned()
+        Cow::Borrowed(s)
     }
 
-    fn expand_bare<'s>(&'s self, s: &'s str) -> &'s str {
+    fn expand_bare(&self, s: &'a str) -> &'a str {
         // Bare-word expansion: exactly one expanded vocabulary URI ending in -word or /word.
-        let mut found: Option<&String> = None;
+        let mut found: Option<&'a String> = None;
         let mut count = 0;
         for x in self.expanded {
             if x.len() > s.len() {
@@ -337,16 +354,12 @@ impl Converter<'_> {
         }
     }
 
-    fn convert(&self, v: &Value) -> Node {
+    fn convert(&self, v: &'a Value) -> Node<'a> {
         match v {
-            Value::Array(a) => Node::new(
-                String::new(),
-                String::new(),
-                a.iter().map(|x| self.convert(x)).collect(),
-            ),
+            Value::Array(a) => Node::new(EMPTY, EMPTY, a.iter().map(|x| self.convert(x)).collect()),
             Value::Object(m) => {
-                let name = m.get("type").map(scalar_text).unwrap_or_default();
-                let text = m.get("#text").map(scalar_text).unwrap_or_default();
+                let name = m.get("type").map_or(EMPTY, scalar_cow);
+                let text = m.get("#text").map_or(EMPTY, scalar_cow);
                 let mut children = Vec::new();
                 for (k, v) in m {
                     if matches!(k.as_str(), "#text" | "rdfs:comment" | "comment") {
@@ -356,13 +369,17 @@ impl Converter<'_> {
                 }
                 Node::new(name, text, children)
             }
-            Value::String(s) => Node::new(String::new(), self.value(s), Vec::new()),
-            Value::Bool(b) if self.ctx.xml => Node::new(String::new(), b.to_string(), Vec::new()),
-            other => Node::new(String::new(), scalar_text(other), Vec::new()),
+            Value::String(s) => Node::new(EMPTY, self.value(s), Vec::new()),
+            Value::Bool(b) if self.ctx.xml => Node::new(
+                EMPTY,
+                Cow::Borrowed(if *b { "true" } else { "false" }),
+                Vec::new(),
+            ),
+            other => Node::new(EMPTY, scalar_cow(other), Vec::new()),
         }
     }
 
-    fn push_child(&self, children: &mut Vec<Node>, k: &str, v: &Value) {
+    fn push_child(&self, children: &mut Vec<Node<'a>>, k: &'a str, v: &'a Value) {
         let child = self.convert(v);
         let key = self.key(k);
         if v.is_array() {
@@ -375,7 +392,14 @@ impl Converter<'_> {
     }
 }
 
-fn deep_structure_correction(node: Node) -> Node {
+fn strip_list<'a>(s: &S<'a>) -> S<'a> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[..b.len() - 4]),
+        Cow::Owned(o) => Cow::Owned(o[..o.len() - 4].to_owned()),
+    }
+}
+
+fn deep_structure_correction(node: Node<'_>) -> Node<'_> {
     let Node {
         name,
         text,
@@ -383,17 +407,17 @@ fn deep_structure_correction(node: Node) -> Node {
         pair,
     } = node;
     let mut rest = Vec::with_capacity(children.len());
-    let mut lists: Vec<(String, Vec<Node>)> = Vec::new();
+    let mut lists: Vec<(S<'_>, Vec<Node<'_>>)> = Vec::new();
     let mut child_epcs = Vec::new();
     for c in children {
         if c.name.ends_with("List") && !c.pair {
-            let el = Node::new(c.name[..c.name.len() - 4].to_owned(), c.text, c.children);
+            let el = Node::new(strip_list(&c.name), c.text, c.children);
             match lists.iter_mut().find(|(n, _)| *n == c.name) {
                 Some((_, v)) => v.push(el),
                 None => lists.push((c.name, vec![el])),
             }
         } else if c.name == "childEPCs" {
-            child_epcs.push(Node::new("epc".into(), c.text, Vec::new()));
+            child_epcs.push(Node::new(Cow::Borrowed("epc"), c.text, Vec::new()));
         } else {
             rest.push(c);
         }
@@ -404,10 +428,10 @@ fn deep_structure_correction(node: Node) -> Node {
     }
     for (list_name, elements) in lists {
         if matches!(
-            list_name.as_str(),
+            list_name.as_ref(),
             "sourceList" | "destinationList" | "bizTransactionList"
         ) {
-            let value_key = &list_name[..list_name.len() - 4];
+            let value_key = strip_list(&list_name);
             let pairs = elements
                 .into_iter()
                 .map(|e| {
@@ -421,26 +445,26 @@ fn deep_structure_correction(node: Node) -> Node {
                         }
                     }
                     Node {
-                        name: String::new(),
-                        text: String::new(),
+                        name: EMPTY,
+                        text: EMPTY,
                         children: ty.into_iter().chain(val).collect(),
                         pair: true,
                     }
                 })
                 .collect();
-            out.push(Node::new(list_name, String::new(), pairs));
+            out.push(Node::new(list_name, EMPTY, pairs));
         } else {
-            let node = Node::new(list_name, String::new(), elements);
+            let node = Node::new(list_name, EMPTY, elements);
             out.push(deep_structure_correction(node));
         }
     }
     if !child_epcs.is_empty() {
-        out.push(Node::new("childEPCs".into(), String::new(), child_epcs));
+        out.push(Node::new(Cow::Borrowed("childEPCs"), EMPTY, child_epcs));
     }
-    let name = match name.as_str() {
-        "inputEPC" | "outputEPC" => "epc".to_owned(),
-        "inputQuantity" | "outputQuantity" | "childQuantity" => "quantityElement".to_owned(),
-        "quantity" if !out.is_empty() => "quantityElement".to_owned(),
+    let name = match name.as_ref() {
+        "inputEPC" | "outputEPC" => Cow::Borrowed("epc"),
+        "inputQuantity" | "outputQuantity" | "childQuantity" => Cow::Borrowed("quantityElement"),
+        "quantity" if !out.is_empty() => Cow::Borrowed("quantityElement"),
         _ => name,
     };
     Node {
@@ -541,17 +565,30 @@ const EVENT_ORDER: &[Prop] = &[
 ];
 
 fn is_user_extension(name: &str) -> bool {
-    name.contains('{') && name.contains("/}")
+    name.as_bytes().contains(&b'{') && has(name, "/}")
 }
 
-fn render_in_order(children: &mut Vec<Node>, order: &[Prop]) -> String {
+/// Substring test for short needles (cheaper than the general searcher on short names).
+fn has(h: &str, n: &str) -> bool {
+    let (h, n) = (h.as_bytes(), n.as_bytes());
+    h.len() >= n.len() && h.windows(n.len()).any(|w| w == n)
+}
+
+/// Case-insensitive [`has`] with an ASCII lower-case needle.
+fn has_ci(h: &str, n: &str) -> bool {
+    let (h, n) = (h.as_bytes(), n.as_bytes());
+    h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop]) -> String {
     let mut pre = String::new();
     // User extensions of a nested structure go after its ordered fields (not at event level).
     let mut ext = Vec::new();
     if children.len() > 1
+        && children.iter().any(|c| is_user_extension(&c.name))
         && !children
             .iter()
-            .any(|c| c.name.contains("eventTime") || c.name.contains("action"))
+            .any(|c| has(&c.name, "eventTime") || has(&c.name, "action"))
     {
         let mut i = 0;
         while i < children.len() {
@@ -592,7 +629,7 @@ fn render_in_order(children: &mut Vec<Node>, order: &[Prop]) -> String {
     pre
 }
 
-fn child_pre_hash(child: &mut Node, sub: &[Prop]) -> String {
+fn child_pre_hash(child: &mut Node<'_>, sub: &[Prop]) -> String {
     let grand = if sub.is_empty() {
         String::new()
     } else {
@@ -601,8 +638,7 @@ fn child_pre_hash(child: &mut Node, sub: &[Prop]) -> String {
     let mut text = String::new();
     if !child.text.is_empty() {
         let t = child.text.trim();
-        let lower = child.name.to_ascii_lowercase();
-        let v = if lower.contains("time") && !lower.contains("offset") {
+        let v = if has_ci(&child.name, "time") && !has_ci(&child.name, "offset") {
             fix_timestamp(t)
         } else {
             canonize_value(t)
@@ -622,7 +658,7 @@ fn child_pre_hash(child: &mut Node, sub: &[Prop]) -> String {
     s
 }
 
-fn render_generic(children: &[Node]) -> String {
+fn render_generic(children: &[Node<'_>]) -> String {
     let mut values: Vec<String> = children
         .iter()
         .map(|c| {
@@ -630,7 +666,7 @@ fn render_generic(children: &[Node]) -> String {
                 render_generic(&c.children)
             } else {
                 let t = c.text.trim();
-                let mut s = c.name.clone();
+                let mut s = String::from(c.name.as_ref());
                 if !t.is_empty() {
                     s.push('=');
                     s.push_str(&canonize_value(t));
@@ -642,7 +678,7 @@ fn render_generic(children: &[Node]) -> String {
         .collect();
     let keep_order = children
         .iter()
-        .any(|c| !c.pair && matches!(c.name.as_str(), "bizTransaction" | "source" | "destination"));
+        .any(|c| !c.pair && matches!(c.name.as_ref(), "bizTransaction" | "source" | "destination"));
     if values.len() > 1 && !keep_order {
         values.sort();
     }
@@ -673,7 +709,7 @@ pub fn fix_timestamp(s: &str) -> String {
 
 /// CBV 1.x URNs to web URIs, numbers normalised, GS1 identifiers to canonical Digital Links.
 pub fn canonize_value(text: &str) -> String {
-    let mut t = if text.contains("urn:epcglobal:cbv:") {
+    let mut t = if has(text, "urn:epcglobal:cbv:") {
         text.replace(
             "urn:epcglobal:cbv:bizstep:",
             "https://ref.gs1.org/cbv/BizStep-",

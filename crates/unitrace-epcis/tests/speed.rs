@@ -69,3 +69,55 @@ fn throughput_parts() {
     unitrace_epcis::hash_document(&doc).unwrap();
     eprintln!("parse+hash: {:.3}s", t.elapsed().as_secs_f64());
 }
+
+#[test]
+#[ignore = "throughput measurement; run in release"]
+fn hash_parts() {
+    use unitrace_epcis::hash;
+    let doc: serde_json::Value = serde_json::from_slice(&document(1, 1)).unwrap();
+    let ev = doc["epcisBody"]["eventList"][0].clone();
+    let ctx = hash::HashContext::from_document(doc.as_object().unwrap());
+    let n = 200_000;
+    let t = Instant::now();
+    let mut total = 0;
+    for _ in 0..n {
+        total += hash::pre_hash(&ev, &ctx).len();
+    }
+    eprintln!(
+        "pre_hash: {:.0} ns ({total})",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    let p = hash::pre_hash(&ev, &ctx);
+    let t = Instant::now();
+    for _ in 0..n {
+        total += hash::hash_id(&p).len();
+    }
+    eprintln!(
+        "hash_id: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    let t = Instant::now();
+    for _ in 0..n {
+        total += hash::canonize_value("urn:epc:id:sgtin:0614141.107346.2017").len();
+    }
+    eprintln!(
+        "canonize urn: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    let t = Instant::now();
+    for _ in 0..n {
+        total += hash::fix_timestamp("2024-01-01T10:00:00.123+01:00").len();
+    }
+    eprintln!(
+        "fix_timestamp: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    let t = Instant::now();
+    for _ in 0..n {
+        total += hash::canonize_value("https://ref.gs1.org/cbv/BizStep-shipping").len();
+    }
+    eprintln!(
+        "canonize cbv uri: {:.0} ns {total}",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+}
