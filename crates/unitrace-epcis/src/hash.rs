@@ -174,7 +174,7 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
     let mut out = String::with_capacity(512);
     out.push_str("eventType=");
     out.push_str(&ev_type);
-    out.push_str(&render_in_order(&mut root.children, EVENT_ORDER));
+    render_in_order(&mut root.children, EVENT_ORDER, &mut out);
     root.children.retain(|c| {
         !matches!(
             c.name.as_ref(),
@@ -580,8 +580,7 @@ fn has_ci(h: &str, n: &str) -> bool {
     h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
-fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop]) -> String {
-    let mut pre = String::new();
+fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop], out: &mut String) {
     // User extensions of a nested structure go after its ordered fields (not at event level).
     let mut ext = Vec::new();
     if children.len() > 1
@@ -601,14 +600,32 @@ fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop]) -> String {
     }
     for prop in order {
         let (name, sub) = (prop.name, prop.sub);
-        let mut values = Vec::new();
+        let matches = children
+            .iter()
+            .filter(|c| !c.pair && c.name == name)
+            .count();
+        if matches == 0 {
+            continue;
+        }
+        if matches == 1 {
+            // One value: nothing to sort, render in place.
+            if let Some(i) = children.iter().position(|c| !c.pair && c.name == name) {
+                child_pre_hash(&mut children[i], sub, out);
+                if children[i].children.is_empty() {
+                    children.remove(i);
+                }
+            }
+            continue;
+        }
+        let mut values = Vec::with_capacity(matches);
         let mut i = 0;
         while i < children.len() {
             if children[i].pair || children[i].name != name {
                 i += 1;
                 continue;
             }
-            let s = child_pre_hash(&mut children[i], sub);
+            let mut s = String::new();
+            child_pre_hash(&mut children[i], sub, &mut s);
             if !s.is_empty() {
                 values.push(s);
             }
@@ -620,22 +637,19 @@ fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop]) -> String {
         }
         values.sort();
         for v in values {
-            pre.push_str(&v);
+            out.push_str(&v);
         }
     }
     if !ext.is_empty() {
-        pre.push_str(&render_generic(&ext));
+        out.push_str(&render_generic(&ext));
     }
-    pre
 }
 
-fn child_pre_hash(child: &mut Node<'_>, sub: &[Prop]) -> String {
-    let grand = if sub.is_empty() {
-        String::new()
-    } else {
-        render_in_order(&mut child.children, sub)
-    };
-    let mut text = String::new();
+/// `name[=value][ordered children]`, or nothing when there is neither a value nor children text.
+fn child_pre_hash(child: &mut Node<'_>, sub: &[Prop], out: &mut String) {
+    let start = out.len();
+    out.push_str(&child.name);
+    let after_name = out.len();
     if !child.text.is_empty() {
         let t = child.text.trim();
         let v = if has_ci(&child.name, "time") && !has_ci(&child.name, "offset") {
@@ -644,18 +658,16 @@ fn child_pre_hash(child: &mut Node<'_>, sub: &[Prop]) -> String {
             canonize_value(t)
         };
         if !v.is_empty() {
-            text.push('=');
-            text.push_str(&v);
+            out.push('=');
+            out.push_str(&v);
         }
     }
-    if text.is_empty() && grand.is_empty() {
-        return String::new();
+    if !sub.is_empty() {
+        render_in_order(&mut child.children, sub, out);
     }
-    let mut s = String::with_capacity(child.name.len() + text.len() + grand.len());
-    s.push_str(&child.name);
-    s.push_str(&text);
-    s.push_str(&grand);
-    s
+    if out.len() == after_name {
+        out.truncate(start);
+    }
 }
 
 fn render_generic(children: &[Node<'_>]) -> String {
