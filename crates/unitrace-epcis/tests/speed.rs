@@ -121,3 +121,22 @@ fn hash_parts() {
         t.elapsed().as_nanos() as f64 / n as f64
     );
 }
+
+#[test]
+#[ignore = "throughput measurement; run in release"]
+fn validate_parts() {
+    let doc: serde_json::Value = serde_json::from_slice(&document(1, 1)).unwrap();
+    let ev = doc["epcisBody"]["eventList"][0].clone();
+    let mut v = unitrace_epcis::validate::Validator::default();
+    let n = 200_000;
+    let mut out = Vec::new();
+    let t = Instant::now();
+    for i in 0..n {
+        v.event(i, &ev, &mut out);
+    }
+    assert!(out.is_empty());
+    eprintln!(
+        "validate event: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+}
