@@ -19,7 +19,7 @@ pub(crate) use fact_cols;
 macro_rules! unit_cols {
     () => {
         "epc, commissioned_at, commissioned_where, commissioned_by_step, last_event_time, last_event_seq, \
-         biz_location, read_point, disposition, pdisps, lot, expiry, parent, parent_since_time, parent_since_seq"
+         biz_location, read_point, disposition, pdisps, lot, expiry, parent, parent_since_time, parent_since_seq, location_time"
     };
 }
 pub(crate) use unit_cols;
@@ -97,6 +97,7 @@ pub(crate) fn unit_from_row(r: &Row) -> StoreResult<UnitState> {
         expiry: r.try_get(11).map_err(db_err)?,
         parent: r.try_get(12).map_err(db_err)?,
         parent_since: pst.zip(pss),
+        location_time: r.try_get(15).map_err(db_err)?,
     })
 }
 

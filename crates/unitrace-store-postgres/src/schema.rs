@@ -100,7 +100,8 @@ CREATE TABLE unit_state (
     expiry TEXT,
     parent TEXT COLLATE "C",
     parent_since_time BIGINT,
-    parent_since_seq BIGINT
+    parent_since_seq BIGINT,
+    location_time BIGINT
 );
 CREATE INDEX unit_state_parent ON unit_state(parent, epc) WHERE parent IS NOT NULL;
 CREATE INDEX unit_state_lot ON unit_state(lot) WHERE lot IS NOT NULL;

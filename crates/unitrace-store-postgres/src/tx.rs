@@ -225,13 +225,14 @@ impl CaptureTx for PgTx<'_> {
             concat!(
                 "INSERT INTO unit_state (",
                 unit_cols!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
                  commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
                  last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
                  biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
                  pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
-                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq"
+                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
+                 location_time = EXCLUDED.location_time"
             ),
             &[
                 &s.epc,
@@ -249,6 +250,7 @@ impl CaptureTx for PgTx<'_> {
                 &s.parent,
                 &pst,
                 &pss,
+                &s.location_time,
             ],
         )?;
         Ok(())
@@ -300,20 +302,22 @@ impl CaptureTx for PgTx<'_> {
         let parent: Vec<Option<&str>> = states.iter().map(|s| s.parent.as_deref()).collect();
         let pst: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.0)).collect();
         let pss: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.1)).collect();
+        let lt: Vec<Option<i64>> = states.iter().map(|s| s.location_time).collect();
         self.exec(
             concat!(
                 "INSERT INTO unit_state (",
                 unit_cols!(),
                 ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[]) \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[]) \
                  ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
                  commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
                  last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
                  biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
                  pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
-                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq"
+                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
+                 location_time = EXCLUDED.location_time"
             ),
-            &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss],
+            &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss, &lt],
         )?;
         Ok(())
     }

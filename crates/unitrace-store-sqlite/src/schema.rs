@@ -96,7 +96,8 @@ CREATE TABLE unit_state (
     expiry TEXT,
     parent TEXT,
     parent_since_time INTEGER,
-    parent_since_seq INTEGER
+    parent_since_seq INTEGER,
+    location_time INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX unit_state_parent ON unit_state(parent) WHERE parent IS NOT NULL;
 CREATE INDEX unit_state_lot ON unit_state(lot) WHERE lot IS NOT NULL;

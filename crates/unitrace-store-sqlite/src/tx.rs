@@ -85,7 +85,7 @@ pub(crate) fn finish_facts(raw: RawFacts) -> StoreResult<EventFacts> {
 }
 
 pub(crate) const UNIT_COLS: &str = "epc, commissioned_at, commissioned_where, commissioned_by_step, last_event_time, \
-     last_event_seq, biz_location, read_point, disposition, pdisps, lot, expiry, parent, parent_since_time, parent_since_seq";
+     last_event_seq, biz_location, read_point, disposition, pdisps, lot, expiry, parent, parent_since_time, parent_since_seq, location_time";
 
 pub(crate) fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<(UnitState, Option<String>)> {
     let pst: Option<i64> = r.get(13)?;
@@ -106,6 +106,7 @@ pub(crate) fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<(UnitState, Option<
             expiry: r.get(11)?,
             parent: r.get(12)?,
             parent_since: pst.zip(pss),
+            location_time: r.get(15)?,
         },
         r.get(9)?,
     ))
@@ -305,7 +306,7 @@ impl CaptureTx for SqliteTx<'_> {
         let mut st = self
             .conn
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO unit_state ({UNIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                "INSERT OR REPLACE INTO unit_state ({UNIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
             ))
             .map_err(db_err)?;
         st.execute(params![
@@ -324,6 +325,7 @@ impl CaptureTx for SqliteTx<'_> {
             s.parent,
             s.parent_since.map(|p| p.0),
             s.parent_since.map(|p| p.1),
+            s.location_time,
         ])
         .map_err(db_err)?;
         Ok(())

@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             timeline_with_inference,
             containment_tree_up_and_down,
             genealogy_both_directions,
+            current_location_through_containers,
             model_based_random_sequences,
         );
     };
@@ -2216,6 +2217,47 @@ pub async fn genealogy_both_directions<F: StoreFactory>(f: &mut F) {
         .unwrap()
         .nodes
         .is_empty());
+}
+
+pub async fn current_location_through_containers<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let (l1, l2, l3) = (
+        "urn:epc:id:sgln:0614141.00001.0",
+        "urn:epc:id:sgln:0614141.00002.0",
+        "urn:epc:id:sgln:0614141.00003.0",
+    );
+    must_capture(
+        &s,
+        vec![
+            at(obj(1, 0, Action::Add, &[&epc(1), &epc(2)]), l1),
+            agg(2, 1, Action::Add, CASE, &[&epc(1), &epc(2)]),
+            agg(3, 2, Action::Add, PALLET, &[CASE]),
+            at(obj(4, 10, Action::Observe, &[PALLET]), l2), // the pallet moves
+            at(obj(5, 20, Action::Observe, &[&epc(2)]), l3), // epc(2) seen elsewhere later
+        ],
+    )
+    .await;
+    let c1 = s.current_location(&epc(1)).await.unwrap().expect("located");
+    assert_eq!(
+        c1,
+        CurrentLocation {
+            biz_location: l2.into(),
+            since: T0 + 10 * MIN,
+            via: Some(PALLET.into())
+        }
+    );
+    let c2 = s.current_location(&epc(2)).await.unwrap().expect("located");
+    assert_eq!(
+        c2,
+        CurrentLocation {
+            biz_location: l3.into(),
+            since: T0 + 20 * MIN,
+            via: None
+        }
+    );
+    assert_eq!(state(&s, &epc(1)).await.location_time, Some(T0));
+    assert!(s.current_location(&epc(9)).await.unwrap().is_none());
 }
 
 /// The reference model: every captured event in capture order, and unit state by replay of the

@@ -33,9 +33,9 @@ pub use event::{
 };
 pub use master::{Location, Party, Product};
 pub use query::{
-    CmpOp, Containment, ContainmentNode, EventQuery, Genealogy, GenealogyDirection, GenealogyNode,
-    OrderBy, OrderDirection, QueryPage, SensorField, SensorValueFilter, StockRow, TimelineEntry,
-    UnitFilter,
+    CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, Genealogy,
+    GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
+    SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };
 pub use state::{HistoryItem, UnitState};
 
@@ -199,6 +199,44 @@ pub trait Store: Send + Sync {
             nodes,
             truncated,
         })
+    }
+
+    /// Where a unit is now: the newest bizLocation known for it or for any container it is
+    /// currently (transitively) inside; a container moved after packing carries its contents.
+    async fn current_location(&self, epc: &str) -> StoreResult<Option<CurrentLocation>> {
+        let Some(st) = self.unit_state(epc).await? else {
+            return Ok(None);
+        };
+        let mut best = match (&st.biz_location, st.location_time) {
+            (Some(l), Some(t)) => Some(CurrentLocation {
+                biz_location: l.clone(),
+                since: t,
+                via: None,
+            }),
+            _ => None,
+        };
+        let mut visited: HashSet<String> = HashSet::new();
+        visited.insert(epc.to_string());
+        let mut parent = st.parent;
+        while let Some(p) = parent {
+            if !visited.insert(p.clone()) || visited.len() > MAX_CONTAINMENT_DEPTH {
+                break;
+            }
+            let Some(ps) = self.unit_state(&p).await? else {
+                break;
+            };
+            if let (Some(l), Some(t)) = (&ps.biz_location, ps.location_time) {
+                if best.as_ref().is_none_or(|b| t > b.since) {
+                    best = Some(CurrentLocation {
+                        biz_location: l.clone(),
+                        since: t,
+                        via: Some(p.clone()),
+                    });
+                }
+            }
+            parent = ps.parent;
+        }
+        Ok(best)
     }
 
     /// Containment of one unit: its chain of parents upwards and all its descendants.

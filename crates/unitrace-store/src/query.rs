@@ -557,3 +557,13 @@ pub struct GenealogyNode {
     /// 1 for direct inputs or outputs.
     pub depth: usize,
 }
+
+/// Where a unit is now, through its containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentLocation {
+    pub biz_location: String,
+    /// Event time of the event that placed it (or its container) there.
+    pub since: i64,
+    /// None when the unit's own event says so; else the container whose newer event does.
+    pub via: Option<String>,
+}

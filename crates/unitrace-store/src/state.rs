@@ -79,6 +79,8 @@ pub struct UnitState {
     pub last_event_time: i64,
     pub last_event_seq: i64,
     pub biz_location: Option<String>,
+    /// Event time of the event that gave `biz_location`.
+    pub location_time: Option<i64>,
     pub read_point: Option<String>,
     pub disposition: Option<String>,
     /// Sorted, without duplicates.
@@ -101,6 +103,7 @@ impl UnitState {
             last_event_time: i64::MIN,
             last_event_seq: 0,
             biz_location: None,
+            location_time: None,
             read_point: None,
             disposition: None,
             persistent_dispositions: Vec::new(),
@@ -151,6 +154,7 @@ pub fn apply_event(st: &mut UnitState, ev: &EventFacts, roles: RoleSet) {
     }
     if let Some(l) = &ev.biz_location {
         st.biz_location = Some(l.clone());
+        st.location_time = Some(ev.event_time);
     }
     if let Some(r) = &ev.read_point {
         st.read_point = Some(r.clone());
