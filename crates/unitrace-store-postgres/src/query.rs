@@ -204,6 +204,15 @@ pub(crate) fn build_where(q: &EventQuery) -> StoreResult<Where> {
             c.join(" AND ")
         ));
     }
+    for (op, v, uom) in &q.quantity_in_uom {
+        let (base, value) = to_base(uom, *v);
+        let u = w.text(base);
+        let p = w.bind(Param::Real(value));
+        w.conds.push(format!(
+            "e.seq IN (SELECT q.event_seq FROM event_quantity q WHERE q.base_uom = {u} AND q.b_quantity {} {p})",
+            op.sql()
+        ));
+    }
     w.col_in("e.event_id", &q.eq_event_id);
     if q.exists_error_declaration {
         w.conds.push("e.err_time IS NOT NULL".into());

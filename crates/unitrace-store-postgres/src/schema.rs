@@ -53,7 +53,9 @@ CREATE TABLE event_quantity (
     role BIGINT NOT NULL,
     epc_class TEXT COLLATE "C" NOT NULL,
     quantity DOUBLE PRECISION,
-    uom TEXT
+    uom TEXT,
+    base_uom TEXT,
+    b_quantity DOUBLE PRECISION
 );
 CREATE INDEX event_quantity_seq ON event_quantity(event_seq);
 CREATE INDEX event_quantity_class ON event_quantity(epc_class);

@@ -157,9 +157,11 @@ impl CaptureTx for PgTx<'_> {
             )?;
         }
         for q in &ev.quantities {
+            let (base, bq) = unitrace_store::units::quantity_in_base(q);
             self.exec(
-                "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom) VALUES ($1, $2, $3, $4, $5)",
-                &[&seq, &q.role.code(), &q.epc_class, &q.quantity, &q.uom],
+                "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom, base_uom, b_quantity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&seq, &q.role.code(), &q.epc_class, &q.quantity, &q.uom, &base, &bq],
             )?;
         }
         for (op, list) in [

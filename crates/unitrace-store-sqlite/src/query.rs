@@ -195,6 +195,15 @@ pub(crate) fn build_where(q: &EventQuery) -> StoreResult<Where> {
             c.join(" AND ")
         ));
     }
+    for (op, v, uom) in &q.quantity_in_uom {
+        let (base, value) = to_base(uom, *v);
+        let u = w.text(base);
+        w.params.push(Value::Real(value));
+        w.conds.push(format!(
+            "e.seq IN (SELECT q.event_seq FROM event_quantity q WHERE q.base_uom = {u} AND q.b_quantity {} ?)",
+            op.sql()
+        ));
+    }
     w.col_in("e.event_id", &q.eq_event_id);
     if q.exists_error_declaration {
         w.conds.push("e.err_time IS NOT NULL".into());

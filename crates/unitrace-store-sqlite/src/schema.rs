@@ -49,7 +49,9 @@ CREATE TABLE event_quantity (
     role INTEGER NOT NULL,
     epc_class TEXT NOT NULL,
     quantity REAL,
-    uom TEXT
+    uom TEXT,
+    base_uom TEXT,
+    b_quantity REAL
 );
 CREATE INDEX event_quantity_seq ON event_quantity(event_seq);
 CREATE INDEX event_quantity_class ON event_quantity(epc_class);

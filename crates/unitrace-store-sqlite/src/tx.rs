@@ -208,11 +208,23 @@ impl CaptureTx for SqliteTx<'_> {
         }
         if !ev.quantities.is_empty() {
             let mut st = c
-                .prepare_cached("INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare_cached(
+                    "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom, base_uom, b_quantity) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
                 .map_err(db_err)?;
             for q in &ev.quantities {
-                st.execute(params![seq, q.role.code(), q.epc_class, q.quantity, q.uom])
-                    .map_err(db_err)?;
+                let (base, bq) = unitrace_store::units::quantity_in_base(q);
+                st.execute(params![
+                    seq,
+                    q.role.code(),
+                    q.epc_class,
+                    q.quantity,
+                    q.uom,
+                    base,
+                    bq
+                ])
+                .map_err(db_err)?;
             }
         }
         if !ev.persistent_disposition_set.is_empty() || !ev.persistent_disposition_unset.is_empty()

@@ -1602,6 +1602,31 @@ pub async fn query_match_classes_and_quantity<F: StoreFactory>(f: &mut F) {
     assert_eq!(hashes(&s, cmp(CmpOp::Ge, 40.0)).await, set(&[4, 5]));
     assert_eq!(hashes(&s, cmp(CmpOp::Lt, 12.0)).await, set(&[4]));
     assert_eq!(hashes(&s, cmp(CmpOp::Le, 12.0)).await, set(&[3, 4]));
+    // With a unit: e4 has 40 KGM out and 3 KGM in, e5 100 KGM.
+    let cu = |op, v, u: &str| EventQuery {
+        quantity_in_uom: vec![(op, v, u.to_string())],
+        ..q()
+    };
+    assert_eq!(hashes(&s, cu(CmpOp::Eq, 3.0, "KGM")).await, set(&[4]));
+    assert_eq!(
+        hashes(&s, cu(CmpOp::Eq, 3000.0, "GRM")).await,
+        set(&[4]),
+        "converted"
+    );
+    assert_eq!(hashes(&s, cu(CmpOp::Gt, 50.0, "KGM")).await, set(&[5]));
+    assert_eq!(
+        hashes(&s, cu(CmpOp::Ge, 89.0, "LBR")).await,
+        set(&[5]),
+        "40 KGM is 88.2 LBR, 100 KGM is 220.5"
+    );
+    assert!(
+        hashes(&s, cu(CmpOp::Eq, 12.0, "KGM")).await.is_empty(),
+        "12 without a unit"
+    );
+    assert!(
+        hashes(&s, cu(CmpOp::Gt, 0.0, "LTR")).await.is_empty(),
+        "other dimension"
+    );
     // Range on one quantity element.
     assert_eq!(
         hashes(

@@ -77,6 +77,9 @@ pub struct EventQuery {
     pub match_any_epc_class: Vec<String>,
     /// EQ_/GT_/GE_/LT_/LE_quantity: all must hold on one quantity element of the event.
     pub quantity: Vec<(CmpOp, f64)>,
+    /// EQ_/GT_/GE_/LT_/LE_quantity_<uom>: (comparison, amount, unit); amounts in another unit of
+    /// the same dimension are converted. Each needs one matching quantity element.
+    pub quantity_in_uom: Vec<(CmpOp, f64, String)>,
     pub eq_event_id: Vec<String>,
     pub exists_error_declaration: bool,
     pub ge_error_declaration_time: Option<i64>,
@@ -316,6 +319,16 @@ impl EventQuery {
         if self.quantity.len() > 5 * MAX_QUERY_VALUES {
             return Err(StoreError::InvalidInput(
                 "too many quantity parameters".into(),
+            ));
+        }
+        if self.quantity_in_uom.len() > 5 * MAX_QUERY_VALUES
+            || self
+                .quantity_in_uom
+                .iter()
+                .any(|(_, v, u)| !v.is_finite() || u.is_empty() || u.len() > 16)
+        {
+            return Err(StoreError::InvalidInput(
+                "quantity_<uom> parameters need a finite number and a unit code".into(),
             ));
         }
         if self.quantity.iter().any(|(_, v)| !v.is_finite()) {

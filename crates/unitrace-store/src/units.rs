@@ -65,3 +65,14 @@ pub fn report_in_base(r: &crate::SensorReport) -> (Option<String>, [Option<f64>;
         }
     }
 }
+
+/// A quantity's unit and amount in the base unit of its dimension; None without both.
+pub fn quantity_in_base(q: &crate::QuantityRow) -> (Option<String>, Option<f64>) {
+    match (q.uom.as_deref(), q.quantity) {
+        (Some(u), Some(v)) => {
+            let (b, x) = to_base(u, v);
+            (Some(b.to_string()), Some(x))
+        }
+        _ => (None, None),
+    }
+}
