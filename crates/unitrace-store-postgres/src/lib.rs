@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, NoTls, Statement};
-use unitrace_store::engine::{capture_group, check_request, CaptureRequest};
+use unitrace_store::engine::{capture_group, check_history_len, check_request, CaptureRequest};
 use unitrace_store::limits::{
     MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, PAGE_TOKEN_TTL_MS,
 };
@@ -612,12 +612,13 @@ impl Store for PostgresStore {
                     "SELECT ",
                     fact_cols!(),
                     ", x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                     WHERE x.epc = $1 ORDER BY x.event_time, x.event_seq"
+                     WHERE x.epc = $1 ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
                 ),
                 &[&epc],
             )
             .await
             .map_err(db_err)?;
+        check_history_len(epc, rows.len())?;
         let named = group_roles(&rows)?;
         let mut items = Vec::with_capacity(named.len());
         for p in parents_named(&named) {
@@ -627,12 +628,13 @@ impl Store for PostgresStore {
                         "SELECT ",
                         fact_cols!(),
                         " FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                         WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq"
+                         WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
                     ),
                     &[&p, &EpcRole::ParentId.code()],
                 )
                 .await
                 .map_err(db_err)?;
+            check_history_len(&p, rows.len())?;
             for r in &rows {
                 items.push(HistoryItem::ParentEmptied(facts_from_row(r)?));
             }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
-use unitrace_store::engine::CaptureTx;
+use unitrace_store::engine::{check_history_len, CaptureTx};
 use unitrace_store::state::{EventFacts, RoleSet};
 use unitrace_store::{Action, CaptureEvent, EpcRole, StoreError, StoreResult, UnitState};
 
@@ -18,6 +18,9 @@ pub(crate) struct PgTx<'a> {
     pub client: &'a Client,
     pub stmts: &'a mut HashMap<&'static str, Statement>,
 }
+
+// The history queries below say `LIMIT 1000001` (MAX_UNIT_HISTORY + 1) in their SQL text.
+const _: () = assert!(unitrace_store::limits::MAX_UNIT_HISTORY == 1_000_000);
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
@@ -330,10 +333,11 @@ impl CaptureTx for PgTx<'_> {
                 "SELECT ",
                 fact_cols!(),
                 ", x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                 WHERE x.epc = $1 ORDER BY x.event_time, x.event_seq"
+                 WHERE x.epc = $1 ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
             ),
             &[&epc],
         )?;
+        check_history_len(epc, rows.len())?;
         group_roles(&rows)
     }
 
@@ -343,10 +347,11 @@ impl CaptureTx for PgTx<'_> {
                 "SELECT ",
                 fact_cols!(),
                 " FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                 WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq"
+                 WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
             ),
             &[&parent, &EpcRole::ParentId.code()],
         )?;
+        check_history_len(parent, rows.len())?;
         rows.iter().map(facts_from_row).collect()
     }
 

@@ -1,7 +1,8 @@
 //! The capture engine's operations on one open SQLite write transaction.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use unitrace_store::engine::CaptureTx;
+use unitrace_store::engine::{check_history_len, CaptureTx};
+use unitrace_store::limits::MAX_UNIT_HISTORY;
 use unitrace_store::state::{EventFacts, RoleSet};
 use unitrace_store::{
     Action, CaptureEvent, EpcRole, EventType, StoreError, StoreResult, UnitState,
@@ -348,14 +349,18 @@ impl CaptureTx for SqliteTx<'_> {
             .conn
             .prepare_cached(&format!(
                 "SELECT {FACT_COLS}, x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                 WHERE x.epc = ?1 ORDER BY x.event_time, x.event_seq"
+                 WHERE x.epc = ?1 ORDER BY x.event_time, x.event_seq LIMIT {}",
+                MAX_UNIT_HISTORY + 1
             ))
             .map_err(db_err)?;
         let rows = st
             .query_map([epc], |r| Ok((facts_from_row(r)?, r.get::<_, i64>(14)?)))
             .map_err(db_err)?;
         let mut out: Vec<(EventFacts, RoleSet)> = Vec::new();
+        let mut n = 0;
         for row in rows {
+            n += 1;
+            check_history_len(epc, n)?;
             let (raw, role) = row.map_err(db_err)?;
             let role = EpcRole::from_code(role)
                 .ok_or_else(|| StoreError::Corrupt(format!("role code {role}")))?;
@@ -372,7 +377,8 @@ impl CaptureTx for SqliteTx<'_> {
             .conn
             .prepare_cached(&format!(
                 "SELECT {FACT_COLS} FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                 WHERE x.epc = ?1 AND x.role = ?2 AND e.empty_delete = 1 ORDER BY x.event_time, x.event_seq"
+                 WHERE x.epc = ?1 AND x.role = ?2 AND e.empty_delete = 1 ORDER BY x.event_time, x.event_seq LIMIT {}",
+                MAX_UNIT_HISTORY + 1
             ))
             .map_err(db_err)?;
         let rows = st
@@ -381,6 +387,7 @@ impl CaptureTx for SqliteTx<'_> {
         let mut out = Vec::new();
         for row in rows {
             out.push(finish_facts(row.map_err(db_err)?)?);
+            check_history_len(parent, out.len())?;
         }
         Ok(out)
     }

@@ -394,6 +394,16 @@ fn capture_request<T: CaptureTx>(
     Ok((CaptureReport { outcomes }, true))
 }
 
+/// Refuse to replay a unit whose history is over the limit (the backend reads one row more).
+pub fn check_history_len(epc: &str, rows: usize) -> StoreResult<()> {
+    if rows > MAX_UNIT_HISTORY {
+        return Err(StoreError::InvalidInput(format!(
+            "unit {epc} has more than {MAX_UNIT_HISTORY} history rows; its state cannot be replayed"
+        )));
+    }
+    Ok(())
+}
+
 /// Load a unit's whole history (events naming it, and emptyings of its parents).
 pub fn load_history<T: CaptureTx>(tx: &mut T, epc: &str) -> StoreResult<Vec<HistoryItem>> {
     let named = tx.unit_events(epc)?;
