@@ -3,7 +3,7 @@
 use tokio_postgres::types::ToSql;
 use unitrace_store::query::{class_matchers, epc_matchers, Matcher};
 use unitrace_store::units::to_base;
-use unitrace_store::{EpcRole, EventQuery, QuantityRole, StoreResult};
+use unitrace_store::{EpcRole, EventQuery, FieldCond, QuantityRole, StoreResult};
 
 /// A bound parameter.
 #[derive(Debug, Clone)]
@@ -252,6 +252,23 @@ pub(crate) fn build_where(q: &EventQuery) -> StoreResult<Where> {
                 "e.seq IN (SELECT s.event_seq FROM event_sensor s WHERE s.time {op} {p})"
             ));
         }
+    }
+    for f in &q.fields {
+        let n = w.text(&f.name);
+        let base = format!(
+            "SELECT f.event_seq FROM event_field f WHERE f.name = {n} AND f.scope = {} AND f.inner_field = {}",
+            f.scope.code(),
+            i64::from(f.inner)
+        );
+        let cond = match &f.cond {
+            FieldCond::Eq(values) => format!(" AND f.text_value IN {}", w.list(values)),
+            FieldCond::Cmp(op, v) => {
+                let p = w.bind(Param::Real(*v));
+                format!(" AND f.num_value {} {p}", op.sql())
+            }
+            FieldCond::Exists => String::new(),
+        };
+        w.conds.push(format!("e.seq IN ({base}{cond})"));
     }
     for f in &q.sensor_values {
         let (base, value) = to_base(&f.uom, f.value);

@@ -87,6 +87,16 @@ CREATE TABLE event_sensor (
 );
 CREATE INDEX event_sensor_seq ON event_sensor(event_seq);
 
+CREATE TABLE event_field (
+    event_seq BIGINT NOT NULL,
+    scope BIGINT NOT NULL,
+    inner_field BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    text_value TEXT,
+    num_value DOUBLE PRECISION
+);
+CREATE INDEX event_field_name ON event_field(name, scope, inner_field, text_value);
+
 CREATE TABLE unit_state (
     epc TEXT COLLATE "C" PRIMARY KEY,
     commissioned_at BIGINT,

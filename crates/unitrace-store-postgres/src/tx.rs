@@ -209,6 +209,13 @@ impl CaptureTx for PgTx<'_> {
                 ],
             )?;
         }
+        for f in &ev.fields {
+            self.exec(
+                "INSERT INTO event_field (event_seq, scope, inner_field, name, text_value, num_value) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&seq, &f.scope.code(), &i64::from(f.inner), &f.name, &f.text, &f.number],
+            )?;
+        }
         Ok(seq)
     }
 

@@ -83,6 +83,16 @@ CREATE TABLE event_sensor (
 );
 CREATE INDEX event_sensor_seq ON event_sensor(event_seq);
 
+CREATE TABLE event_field (
+    event_seq INTEGER NOT NULL,
+    scope INTEGER NOT NULL,
+    inner_field INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    text_value TEXT,
+    num_value REAL
+);
+CREATE INDEX event_field_name ON event_field(name, scope, inner_field, text_value);
+
 CREATE TABLE unit_state (
     epc TEXT PRIMARY KEY,
     commissioned_at INTEGER,

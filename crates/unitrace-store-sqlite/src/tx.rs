@@ -295,6 +295,25 @@ impl CaptureTx for SqliteTx<'_> {
                 .map_err(db_err)?;
             }
         }
+        if !ev.fields.is_empty() {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event_field (event_seq, scope, inner_field, name, text_value, num_value) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db_err)?;
+            for f in &ev.fields {
+                st.execute(params![
+                    seq,
+                    f.scope.code(),
+                    f.inner as i64,
+                    f.name,
+                    f.text,
+                    f.number
+                ])
+                .map_err(db_err)?;
+            }
+        }
         Ok(seq)
     }
 

@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
             query_transactions_sources_destinations,
             query_error_declaration,
             query_ilmd_and_sensors,
+            query_fields,
             query_order_and_limits,
             query_rejects_bad_parameters,
             pagination_stable_while_capturing,
@@ -1819,6 +1820,163 @@ pub async fn query_ilmd_and_sensors<F: StoreFactory>(f: &mut F) {
     )
     .await
     .is_empty());
+}
+
+pub async fn query_fields<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    const NS: &str = "https://ns.example.com/epcis/";
+    let field = |scope, inner, name: &str, text: Option<&str>, number: Option<f64>| EventField {
+        scope,
+        inner,
+        name: format!("{NS}{name}"),
+        text: text.map(str::to_string),
+        number,
+    };
+    let mut a = obj(1, 0, Action::Add, &[&epc(1)]);
+    a.fields = vec![
+        field(
+            FieldScope::Ilmd,
+            false,
+            "bestBeforeDate",
+            Some("2026-01-31"),
+            Some(1_769_817_600_000.0),
+        ),
+        field(FieldScope::Event, false, "myField", Some("alpha"), None),
+        field(FieldScope::Event, true, "nested", Some("deep"), Some(7.0)),
+    ];
+    let mut b = obj(2, 1, Action::Observe, &[&epc(1)]);
+    b.fields = vec![
+        field(FieldScope::Event, false, "myField", Some("beta"), None),
+        field(
+            FieldScope::SensorReport,
+            false,
+            "stringValue",
+            Some("SN-1"),
+            None,
+        ),
+    ];
+    must_capture(&s, vec![a, b]).await;
+    let ff = |scope, inner, name: &str, cond| EventQuery {
+        fields: vec![FieldFilter {
+            scope,
+            inner,
+            name: format!("{NS}{name}"),
+            cond,
+        }],
+        ..q()
+    };
+    assert_eq!(
+        hashes(
+            &s,
+            ff(
+                FieldScope::Event,
+                false,
+                "myField",
+                FieldCond::Eq(vec!["alpha".into()])
+            )
+        )
+        .await,
+        set(&[1])
+    );
+    assert_eq!(
+        hashes(
+            &s,
+            ff(
+                FieldScope::Event,
+                false,
+                "myField",
+                FieldCond::Eq(vec!["alpha".into(), "beta".into()])
+            )
+        )
+        .await,
+        set(&[1, 2])
+    );
+    assert_eq!(
+        hashes(
+            &s,
+            ff(FieldScope::Event, false, "myField", FieldCond::Exists)
+        )
+        .await,
+        set(&[1, 2])
+    );
+    assert!(
+        hashes(
+            &s,
+            ff(FieldScope::Ilmd, false, "myField", FieldCond::Exists)
+        )
+        .await
+        .is_empty(),
+        "scope matters"
+    );
+    assert_eq!(
+        hashes(
+            &s,
+            ff(FieldScope::Ilmd, false, "bestBeforeDate", FieldCond::Exists)
+        )
+        .await,
+        set(&[1])
+    );
+    assert_eq!(
+        hashes(
+            &s,
+            ff(
+                FieldScope::Ilmd,
+                false,
+                "bestBeforeDate",
+                FieldCond::Cmp(CmpOp::Ge, 1_769_817_600_000.0)
+            )
+        )
+        .await,
+        set(&[1])
+    );
+    assert!(hashes(
+        &s,
+        ff(
+            FieldScope::Ilmd,
+            false,
+            "bestBeforeDate",
+            FieldCond::Cmp(CmpOp::Gt, 1_769_817_600_000.0)
+        )
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        hashes(
+            &s,
+            ff(
+                FieldScope::Event,
+                true,
+                "nested",
+                FieldCond::Cmp(CmpOp::Lt, 8.0)
+            )
+        )
+        .await,
+        set(&[1])
+    );
+    assert!(
+        hashes(
+            &s,
+            ff(FieldScope::Event, false, "nested", FieldCond::Exists)
+        )
+        .await
+        .is_empty(),
+        "INNER_ only"
+    );
+    let sr = EventQuery {
+        fields: vec![FieldFilter {
+            scope: FieldScope::SensorReport,
+            inner: false,
+            name: format!("{NS}stringValue"),
+            cond: FieldCond::Eq(vec!["SN-1".into()]),
+        }],
+        ..q()
+    };
+    assert_eq!(hashes(&s, sr).await, set(&[2]));
+    let mut bad = obj(3, 2, Action::Observe, &[&epc(1)]);
+    bad.fields = vec![field(FieldScope::Event, false, "n", None, Some(f64::NAN))];
+    let r = s.capture(vec![bad], CaptureMode::Rollback).await.unwrap();
+    assert!(matches!(&r.outcomes[0], CaptureOutcome::Invalid(why) if why.contains("field")));
 }
 
 pub async fn query_order_and_limits<F: StoreFactory>(f: &mut F) {

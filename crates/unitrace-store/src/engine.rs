@@ -278,6 +278,19 @@ pub fn validate_event(ev: &CaptureEvent) -> Result<String, String> {
             check_time("sensor time", t)?;
         }
     }
+    check_len("fields", ev.fields.len(), MAX_LIST_LEN)?;
+    for f in &ev.fields {
+        check_id("field name", &f.name)?;
+        if let Some(t) = &f.text {
+            if t.len() > MAX_TEXT_LEN {
+                return Err(format!(
+                    "field {} value is longer than {MAX_TEXT_LEN} bytes",
+                    f.name
+                ));
+            }
+        }
+        check_num("field number", f.number)?;
+    }
     if !ev.document.is_object() {
         return Err("document is not a JSON object".into());
     }

@@ -202,6 +202,69 @@ pub struct SensorReport {
     pub time: Option<i64>,
 }
 
+/// Where a projected field sits in the event (for the EPCIS field query parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FieldScope {
+    /// An extension field of the event itself (`EQ_<ns>:<name>`).
+    Event,
+    /// Inside `ilmd` (`EQ_ILMD_...`).
+    Ilmd,
+    /// Inside `errorDeclaration` (`EQ_ERROR_DECLARATION_...`).
+    ErrorDeclaration,
+    /// Inside a `sensorElement` (`EQ_SENSORELEMENT_...`).
+    SensorElement,
+    /// Inside `sensorMetadata` (`EQ_SENSORMETADATA_...`).
+    SensorMetadata,
+    /// Inside a `sensorReport` (`EQ_SENSORREPORT_...`, and the standard report attributes).
+    SensorReport,
+    /// Inside `readPoint` (`EQ_readPoint_...`).
+    ReadPoint,
+    /// Inside `bizLocation` (`EQ_bizLocation_...`).
+    BizLocation,
+}
+
+impl FieldScope {
+    pub const ALL: [FieldScope; 8] = [
+        FieldScope::Event,
+        FieldScope::Ilmd,
+        FieldScope::ErrorDeclaration,
+        FieldScope::SensorElement,
+        FieldScope::SensorMetadata,
+        FieldScope::SensorReport,
+        FieldScope::ReadPoint,
+        FieldScope::BizLocation,
+    ];
+
+    pub fn code(self) -> i64 {
+        match self {
+            FieldScope::Event => 1,
+            FieldScope::Ilmd => 2,
+            FieldScope::ErrorDeclaration => 3,
+            FieldScope::SensorElement => 4,
+            FieldScope::SensorMetadata => 5,
+            FieldScope::SensorReport => 6,
+            FieldScope::ReadPoint => 7,
+            FieldScope::BizLocation => 8,
+        }
+    }
+}
+
+/// One projected field value, for the EPCIS field query parameters (EQ_/GT_/GE_/LT_/LE_/EXISTS_,
+/// with and without INNER_). The projection and the query must name a field the same way: its
+/// expanded name, namespace IRI followed by the local name (standard sensor report attributes
+/// such as `stringValue` or `chemicalSubstance` by their bare EPCIS name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventField {
+    pub scope: FieldScope,
+    /// False for a top-level field of its scope, true for one nested deeper (`INNER_`).
+    pub inner: bool,
+    pub name: String,
+    /// The value as text (compared by EQ_).
+    pub text: Option<String>,
+    /// The value as a number, or a date-time as UTC milliseconds (compared by GT_/GE_/LT_/LE_).
+    pub number: Option<f64>,
+}
+
 /// A flat projection of one EPCIS event, as the EPCIS crate produces it for the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaptureEvent {
@@ -231,6 +294,8 @@ pub struct CaptureEvent {
     pub ilmd_expiry: Option<String>,
     pub error_declaration: Option<ErrorDeclaration>,
     pub sensor_reports: Vec<SensorReport>,
+    /// Extension, ILMD and other nested fields, for field queries.
+    pub fields: Vec<EventField>,
     /// The whole event as JSON-LD; returned by queries as stored.
     pub document: serde_json::Value,
 }
@@ -261,6 +326,7 @@ impl CaptureEvent {
             ilmd_expiry: None,
             error_declaration: None,
             sensor_reports: Vec::new(),
+            fields: Vec::new(),
             document: serde_json::Value::Null,
         }
     }

@@ -29,11 +29,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{StoreError, StoreResult};
 pub use event::{
     Action, CaptureEvent, CaptureMode, CaptureOutcome, CaptureReport, EpcRole, ErrorDeclaration,
-    EventType, QuantityRole, QuantityRow, SensorReport, StoredEvent,
+    EventField, EventType, FieldScope, QuantityRole, QuantityRow, SensorReport, StoredEvent,
 };
 pub use master::{Location, Party, Product};
 pub use query::{
-    CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, Genealogy,
+    CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, FieldCond, FieldFilter, Genealogy,
     GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
     SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };

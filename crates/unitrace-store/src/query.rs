@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Action, EventType, StoredEvent};
+use crate::event::{Action, EventType, FieldScope, StoredEvent};
 use crate::limits::*;
 use crate::{StoreError, StoreResult};
 
@@ -104,12 +104,37 @@ pub struct EventQuery {
     /// `EQ_/GT_/GE_/LT_/LE_value_<uom>`, `..._minValue_<uom>`, `..._maxValue_<uom>`, `..._meanValue_<uom>`;
     /// values in another unit of the same dimension are converted. Each filter needs one matching report.
     pub sensor_values: Vec<SensorValueFilter>,
+    /// Field parameters: EQ_/GT_/GE_/LT_/LE_/EXISTS_ on extension, ILMD, error declaration,
+    /// sensor and location fields, with or without INNER_.
+    pub fields: Vec<FieldFilter>,
     pub order_by: OrderBy,
     pub order_direction: OrderDirection,
     pub event_count_limit: Option<u64>,
     pub max_event_count: Option<u64>,
     pub per_page: Option<u32>,
     pub next_page_token: Option<String>,
+}
+
+/// A condition on a projected field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FieldCond {
+    /// EQ_: the text value is one of these.
+    Eq(Vec<String>),
+    /// GT_/GE_/LT_/LE_: the numeric (or time in UTC ms) value compares.
+    Cmp(CmpOp, f64),
+    /// EXISTS_.
+    Exists,
+}
+
+/// One field query parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldFilter {
+    pub scope: FieldScope,
+    /// INNER_: match the field nested at any depth below the top level of its scope.
+    pub inner: bool,
+    /// Expanded name, as in [`crate::EventField::name`].
+    pub name: String,
+    pub cond: FieldCond,
 }
 
 /// Which number of a sensor report a filter compares.
@@ -335,6 +360,26 @@ impl EventQuery {
             return Err(StoreError::InvalidInput(
                 "quantity parameter must be a finite number".into(),
             ));
+        }
+        if self.fields.len() > MAX_QUERY_VALUES {
+            return Err(StoreError::InvalidInput("too many field parameters".into()));
+        }
+        for f in &self.fields {
+            if f.name.is_empty() || f.name.len() > MAX_ID_LEN {
+                return Err(StoreError::InvalidInput(format!(
+                    "field parameter name must be 1..={MAX_ID_LEN} bytes"
+                )));
+            }
+            match &f.cond {
+                FieldCond::Eq(v) => check_values(&f.name, v)?,
+                FieldCond::Cmp(_, x) if !x.is_finite() => {
+                    return Err(StoreError::InvalidInput(format!(
+                        "field {}: value must be a finite number",
+                        f.name
+                    )))
+                }
+                _ => {}
+            }
         }
         if self.sensor_values.len() > MAX_QUERY_VALUES {
             return Err(StoreError::InvalidInput(
