@@ -33,8 +33,8 @@ pub use event::{
 };
 pub use master::{Location, Party, Product};
 pub use query::{
-    CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, FieldCond, FieldFilter, Genealogy,
-    GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
+    CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, FieldCond, FieldFilter,
+    Genealogy, GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
     SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };
 pub use state::{HistoryItem, UnitState};
