@@ -48,6 +48,12 @@ const MAX_READERS: usize = 16;
 /// Advisory lock serializing capture transactions across nodes.
 const WRITE_LOCK: i64 = 0x756e_6974_7772_6974; // "unitwrit"
 
+// Containment queries say `x.role = 3 AND e.event_type = 2` (childEPCs of AggregationEvents).
+const _: () = assert!(
+    unitrace_store::EpcRole::ChildEpc.code() == 3
+        && unitrace_store::EventType::AggregationEvent.code() == 2
+);
+
 enum MasterWrite {
     Location(Location),
     Product(Product),
@@ -602,6 +608,45 @@ impl Store for PostgresStore {
         let c = self.reader().await?;
         let rows = c.query(&sql, &refs(&w.params)).await.map_err(db_err)?;
         rows.iter().map(unit_from_row).collect()
+    }
+
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                concat!(
+                    "SELECT ",
+                    fact_cols!(),
+                    ", x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                     WHERE x.epc = $1 AND x.role = 3 AND e.event_type = 2 ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
+                ),
+                &[&epc],
+            )
+            .await
+            .map_err(db_err)?;
+        check_history_len(epc, rows.len())?;
+        let named = group_roles(&rows)?;
+        let mut items = Vec::with_capacity(named.len());
+        for p in parents_named(&named) {
+            let rows = c
+                .query(
+                    concat!(
+                        "SELECT ",
+                        fact_cols!(),
+                        " FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                         WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
+                    ),
+                    &[&p, &EpcRole::ParentId.code()],
+                )
+                .await
+                .map_err(db_err)?;
+            check_history_len(&p, rows.len())?;
+            for r in &rows {
+                items.push(HistoryItem::ParentEmptied(facts_from_row(r)?));
+            }
+        }
+        items.extend(named.into_iter().map(|(f, r)| HistoryItem::Named(f, r)));
+        Ok(items)
     }
 
     async fn unit_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {

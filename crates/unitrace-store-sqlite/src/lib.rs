@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use unitrace_store::engine::{capture_group, check_request, load_history, CaptureRequest};
+use unitrace_store::engine::{
+    capture_group, check_request, load_containment_history, load_history, CaptureRequest,
+};
 use unitrace_store::limits::{
     MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, PAGE_TOKEN_TTL_MS,
 };
@@ -588,6 +590,12 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+        let epc = epc.to_string();
+        self.read(move |c| load_containment_history(&mut SqliteTx { conn: c }, &epc))
+            .await
     }
 
     async fn unit_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {

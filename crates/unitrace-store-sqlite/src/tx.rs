@@ -10,6 +10,12 @@ use unitrace_store::{
 
 use crate::schema::db_err;
 
+// Containment queries say `x.role = 3 AND e.event_type = 2` (childEPCs of AggregationEvents).
+const _: () = assert!(
+    unitrace_store::EpcRole::ChildEpc.code() == 3
+        && unitrace_store::EventType::AggregationEvent.code() == 2
+);
+
 pub(crate) struct SqliteTx<'c> {
     pub conn: &'c Connection,
 }
@@ -369,6 +375,34 @@ impl CaptureTx for SqliteTx<'_> {
             .prepare_cached(&format!(
                 "SELECT {FACT_COLS}, x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
                  WHERE x.epc = ?1 ORDER BY x.event_time, x.event_seq LIMIT {}",
+                MAX_UNIT_HISTORY + 1
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([epc], |r| Ok((facts_from_row(r)?, r.get::<_, i64>(14)?)))
+            .map_err(db_err)?;
+        let mut out: Vec<(EventFacts, RoleSet)> = Vec::new();
+        let mut n = 0;
+        for row in rows {
+            n += 1;
+            check_history_len(epc, n)?;
+            let (raw, role) = row.map_err(db_err)?;
+            let role = EpcRole::from_code(role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role code {role}")))?;
+            match out.last_mut() {
+                Some((f, r)) if f.seq == raw.facts.seq => *r = r.with(role),
+                _ => out.push((finish_facts(raw)?, RoleSet::single(role))),
+            }
+        }
+        Ok(out)
+    }
+
+    fn child_aggregations(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLS}, x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = ?1 AND x.role = 3 AND e.event_type = 2 ORDER BY x.event_time, x.event_seq LIMIT {}",
                 MAX_UNIT_HISTORY + 1
             ))
             .map_err(db_err)?;

@@ -43,6 +43,16 @@ pub trait CaptureTx {
     }
     /// Every stored event naming the unit, with the roles it has in each.
     fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>>;
+    /// The stored AggregationEvents naming the unit as a child (a backend may select them directly).
+    fn child_aggregations(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
+        Ok(self
+            .unit_events(epc)?
+            .into_iter()
+            .filter(|(f, r)| {
+                f.event_type == EventType::AggregationEvent && r.has(EpcRole::ChildEpc)
+            })
+            .collect())
+    }
     /// Every stored empty AggregationEvent DELETE of this parent.
     fn empty_deletes(&mut self, parent: &str) -> StoreResult<Vec<EventFacts>>;
     /// Whether an empty AggregationEvent DELETE of `parent` is stored after `key` (eventTime, seq).
@@ -420,6 +430,23 @@ pub fn check_history_len(epc: &str, rows: usize) -> StoreResult<()> {
 /// Load a unit's whole history (events naming it, and emptyings of its parents).
 pub fn load_history<T: CaptureTx>(tx: &mut T, epc: &str) -> StoreResult<Vec<HistoryItem>> {
     let named = tx.unit_events(epc)?;
+    let mut items = Vec::with_capacity(named.len());
+    for p in parents_named(&named) {
+        for f in tx.empty_deletes(&p)? {
+            items.push(HistoryItem::ParentEmptied(f));
+        }
+    }
+    items.extend(named.into_iter().map(|(f, r)| HistoryItem::Named(f, r)));
+    Ok(items)
+}
+
+/// Load what decides a unit's containment: AggregationEvents naming it as a child, and
+/// emptyings of those parents.
+pub fn load_containment_history<T: CaptureTx>(
+    tx: &mut T,
+    epc: &str,
+) -> StoreResult<Vec<HistoryItem>> {
+    let named = tx.child_aggregations(epc)?;
     let mut items = Vec::with_capacity(named.len());
     for p in parents_named(&named) {
         for f in tx.empty_deletes(&p)? {

@@ -22,7 +22,7 @@ impl EventType {
     ];
 
     /// Stable small integer used as the stored code.
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             EventType::ObjectEvent => 1,
             EventType::AggregationEvent => 2,
@@ -61,7 +61,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             Action::Add => 1,
             Action::Observe => 2,
@@ -120,7 +120,7 @@ impl EpcRole {
         EpcRole::OutputEpc,
     ];
 
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             EpcRole::Epc => 1,
             EpcRole::ParentId => 2,
@@ -156,7 +156,7 @@ impl QuantityRole {
         QuantityRole::OutputQuantity,
     ];
 
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             QuantityRole::Quantity => 1,
             QuantityRole::ChildQuantity => 2,
@@ -235,7 +235,7 @@ impl FieldScope {
         FieldScope::BizLocation,
     ];
 
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             FieldScope::Event => 1,
             FieldScope::Ilmd => 2,

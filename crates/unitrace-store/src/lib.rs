@@ -69,6 +69,22 @@ pub trait Store: Send + Sync {
     /// Everything needed to replay a unit's state: events naming it and emptyings of its parents.
     async fn unit_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>>;
 
+    /// What decides a unit's containment: AggregationEvents naming it as a child and emptyings of
+    /// those parents (a subset of [`Store::unit_history`]; backends select it directly).
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+        Ok(self
+            .unit_history(epc)
+            .await?
+            .into_iter()
+            .filter(|i| match i {
+                HistoryItem::Named(f, r) => {
+                    f.event_type == EventType::AggregationEvent && r.has(EpcRole::ChildEpc)
+                }
+                HistoryItem::ParentEmptied(_) => true,
+            })
+            .collect())
+    }
+
     /// Events naming `epc` (any role) with (eventTime, seq) strictly between the bounds, in
     /// event-time order, at most `limit`.
     async fn events_naming(
@@ -121,7 +137,7 @@ pub trait Store: Send + Sync {
             if depth >= MAX_CONTAINMENT_DEPTH || out.len() >= MAX_TIMELINE_EVENTS {
                 continue;
             }
-            let periods = state::containment_periods(&unit, self.unit_history(&unit).await?);
+            let periods = state::containment_periods(&unit, self.containment_history(&unit).await?);
             for p in periods {
                 // Intersect the period with the window.
                 let from = match lo {
