@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, NoTls, Statement};
 use unitrace_store::engine::{capture_group, check_history_len, check_request, CaptureRequest};
 use unitrace_store::limits::{
-    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, PAGE_TOKEN_TTL_MS,
+    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
 use unitrace_store::query::{Matcher, PageCursor};
 use unitrace_store::state::{parents_named, HistoryItem};
@@ -544,6 +544,28 @@ impl Store for PostgresStore {
             .await
             .map_err(db_err)?;
         row.as_ref().map(stored_from_row).transpose()
+    }
+
+    async fn unit_states(&self, epcs: &[String]) -> StoreResult<Vec<UnitState>> {
+        if epcs.len() > MAX_LIST_UNITS as usize {
+            return Err(StoreError::InvalidInput(format!(
+                "unit_states of {} units: at most {MAX_LIST_UNITS} at once",
+                epcs.len()
+            )));
+        }
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                concat!(
+                    "SELECT ",
+                    unit_cols!(),
+                    " FROM unit_state WHERE epc = ANY($1)"
+                ),
+                &[&epcs],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(unit_from_row).collect()
     }
 
     async fn unit_state(&self, epc: &str) -> StoreResult<Option<UnitState>> {

@@ -20,7 +20,7 @@ use unitrace_store::engine::{
     capture_group, check_request, load_containment_history, load_history, CaptureRequest,
 };
 use unitrace_store::limits::{
-    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, PAGE_TOKEN_TTL_MS,
+    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
 use unitrace_store::query::{Matcher, PageCursor};
 use unitrace_store::{
@@ -500,6 +500,35 @@ impl Store for SqliteStore {
                 ))
                 .map_err(db_err)?;
             Ok(collect_events(&mut st, [h])?.pop())
+        })
+        .await
+    }
+
+    async fn unit_states(&self, epcs: &[String]) -> StoreResult<Vec<UnitState>> {
+        if epcs.len() > MAX_LIST_UNITS as usize {
+            return Err(StoreError::InvalidInput(format!(
+                "unit_states of {} units: at most {MAX_LIST_UNITS} at once",
+                epcs.len()
+            )));
+        }
+        let epcs = epcs.to_vec();
+        self.read(move |c| {
+            let mut out = Vec::with_capacity(epcs.len());
+            for chunk in epcs.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {UNIT_COLS} FROM unit_state WHERE epc IN ({marks})"
+                    ))
+                    .map_err(db_err)?;
+                let rows = st
+                    .query_map(rusqlite::params_from_iter(chunk.iter()), unit_from_row)
+                    .map_err(db_err)?;
+                for r in rows {
+                    out.push(finish_unit(r.map_err(db_err)?)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }

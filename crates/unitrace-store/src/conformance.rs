@@ -2441,6 +2441,29 @@ pub async fn current_location_through_containers<F: StoreFactory>(f: &mut F) {
     );
     assert_eq!(state(&s, &epc(1)).await.location_time, Some(T0));
     assert!(s.current_location(&epc(9)).await.unwrap().is_none());
+    // The same in one batch, for a recall.
+    let located = s
+        .locate_units(&UnitFilter {
+            epc_prefix: Some("urn:epc:id:sgtin:0614141.107346.".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<CurrentLocation>)> =
+        located.into_iter().map(|(u, l)| (u.epc, l)).collect();
+    assert_eq!(got, vec![(epc(1), Some(c1)), (epc(2), Some(c2))]);
+    let states = s
+        .unit_states(&[epc(2), PALLET.to_string(), epc(9)])
+        .await
+        .unwrap();
+    let mut names: Vec<String> = states.into_iter().map(|u| u.epc).collect();
+    names.sort();
+    assert_eq!(names, vec![epc(2), PALLET.to_string()]);
+    let too_many = vec![epc(1); limits::MAX_LIST_UNITS as usize + 1];
+    assert!(matches!(
+        s.unit_states(&too_many).await,
+        Err(StoreError::InvalidInput(_))
+    ));
 }
 
 /// The reference model: every captured event in capture order, and unit state by replay of the

@@ -21,7 +21,7 @@ pub mod units;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
@@ -62,6 +62,9 @@ pub trait Store: Send + Sync {
 
     /// Units currently inside `epc` (at most the containment node limit), sorted.
     async fn children(&self, epc: &str) -> StoreResult<Vec<String>>;
+
+    /// States of the given units that exist (any order); at most the list limit at once.
+    async fn unit_states(&self, epcs: &[String]) -> StoreResult<Vec<UnitState>>;
 
     /// Units matching a filter, ordered by EPC.
     async fn list_units(&self, filter: &UnitFilter) -> StoreResult<Vec<UnitState>>;
@@ -223,36 +226,55 @@ pub trait Store: Send + Sync {
         let Some(st) = self.unit_state(epc).await? else {
             return Ok(None);
         };
-        let mut best = match (&st.biz_location, st.location_time) {
-            (Some(l), Some(t)) => Some(CurrentLocation {
-                biz_location: l.clone(),
-                since: t,
-                via: None,
-            }),
-            _ => None,
-        };
-        let mut visited: HashSet<String> = HashSet::new();
-        visited.insert(epc.to_string());
-        let mut parent = st.parent;
+        let mut chain: HashMap<String, UnitState> = HashMap::new();
+        let mut parent = st.parent.clone();
         while let Some(p) = parent {
-            if !visited.insert(p.clone()) || visited.len() > MAX_CONTAINMENT_DEPTH {
+            if p == epc || chain.contains_key(&p) || chain.len() >= MAX_CONTAINMENT_DEPTH {
                 break;
             }
             let Some(ps) = self.unit_state(&p).await? else {
                 break;
             };
-            if let (Some(l), Some(t)) = (&ps.biz_location, ps.location_time) {
-                if best.as_ref().is_none_or(|b| t > b.since) {
-                    best = Some(CurrentLocation {
-                        biz_location: l.clone(),
-                        since: t,
-                        via: Some(p.clone()),
-                    });
+            parent = ps.parent.clone();
+            chain.insert(p, ps);
+        }
+        Ok(locate(&st, |e| chain.get(e)))
+    }
+
+    /// Units matching a filter, each with its current location through its containers (as
+    /// [`Store::current_location`]), reading the containers in batches (for recalls).
+    async fn locate_units(
+        &self,
+        filter: &UnitFilter,
+    ) -> StoreResult<Vec<(UnitState, Option<CurrentLocation>)>> {
+        let units = self.list_units(filter).await?;
+        let mut known: HashMap<String, UnitState> = HashMap::new();
+        let mut frontier: Vec<String> = units.iter().filter_map(|u| u.parent.clone()).collect();
+        for _ in 0..MAX_CONTAINMENT_DEPTH {
+            frontier.sort();
+            frontier.dedup();
+            frontier.retain(|p| !known.contains_key(p));
+            if frontier.is_empty() {
+                break;
+            }
+            let mut next = Vec::new();
+            for chunk in frontier.chunks(limits::MAX_LIST_UNITS as usize) {
+                for st in self.unit_states(chunk).await? {
+                    if let Some(p) = &st.parent {
+                        next.push(p.clone());
+                    }
+                    known.insert(st.epc.clone(), st);
                 }
             }
-            parent = ps.parent;
+            frontier = next;
         }
-        Ok(best)
+        Ok(units
+            .into_iter()
+            .map(|u| {
+                let loc = locate(&u, |e| known.get(e));
+                (u, loc)
+            })
+            .collect())
     }
 
     /// Containment of one unit: its chain of parents upwards and all its descendants.
@@ -307,4 +329,39 @@ pub trait Store: Send + Sync {
             truncated,
         })
     }
+}
+
+/// The newest bizLocation of a unit or of its current containers, found through `lookup`.
+fn locate<'a>(
+    st: &'a UnitState,
+    lookup: impl Fn(&str) -> Option<&'a UnitState>,
+) -> Option<CurrentLocation> {
+    let mut best = match (&st.biz_location, st.location_time) {
+        (Some(l), Some(t)) => Some(CurrentLocation {
+            biz_location: l.clone(),
+            since: t,
+            via: None,
+        }),
+        _ => None,
+    };
+    let mut visited: HashSet<&str> = HashSet::new();
+    visited.insert(st.epc.as_str());
+    let mut parent = st.parent.as_deref();
+    while let Some(p) = parent {
+        if !visited.insert(p) || visited.len() > MAX_CONTAINMENT_DEPTH {
+            break;
+        }
+        let Some(ps) = lookup(p) else { break };
+        if let (Some(l), Some(t)) = (&ps.biz_location, ps.location_time) {
+            if best.as_ref().is_none_or(|b| t > b.since) {
+                best = Some(CurrentLocation {
+                    biz_location: l.clone(),
+                    since: t,
+                    via: Some(p.to_string()),
+                });
+            }
+        }
+        parent = ps.parent.as_deref();
+    }
+    best
 }
