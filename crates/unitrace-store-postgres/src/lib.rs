@@ -3,7 +3,8 @@
 //! Captures go to one writer thread per process, which group-commits concurrent requests in one
 //! transaction (each request all-or-nothing through a savepoint) under an advisory lock, so that
 //! several unitrace nodes on one database keep recordTime monotonic and sequence numbers in commit
-//! order. PostgreSQL's default `synchronous_commit=on` makes a commit durable before it returns.
+//! order. Each capture transaction sets `synchronous_commit = on`, so a commit is durable before it
+//! returns, whatever the server default.
 //! Reads run on a small pool of connections.
 
 mod query;
@@ -280,7 +281,8 @@ fn write_batch(
     }
     let mut tx = PgTx { rt, client, stmts };
     let result = (|| -> StoreResult<BatchResults> {
-        tx.batch("BEGIN")?;
+        // Durable before acknowledged, whatever the server's default synchronous_commit is.
+        tx.batch("BEGIN; SET LOCAL synchronous_commit = on")?;
         let body = (|| {
             tx.batch(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
             let mut master_results = Vec::with_capacity(masters.len());
