@@ -97,35 +97,86 @@ pub enum Item<'a> {
     Event(usize, Value),
 }
 
-/// Calls `f` with the document skeleton and then with every event, in document order (for JSON:
-/// streaming, one event in memory at a time). Returns the complete skeleton.
+/// Calls `f` with the document skeleton and then with every event, in document order
+/// (streaming for JSON and XML: one event in memory at a time). Returns the complete skeleton.
+///
+/// For XML, an event that uses a namespace first declared inside the event carries it in its own
+/// `@context`; the returned skeleton's `@context` declares every namespace of the document.
 pub fn for_each_event(
     bytes: &[u8],
     mut f: impl FnMut(Item<'_>),
 ) -> Result<Map<String, Value>, Error> {
+    stream(bytes, |item| match item {
+        Streamed::Header(h, _) => f(Item::Header(h)),
+        Streamed::Event(i, e) => f(Item::Event(i, e)),
+    })
+}
+
+/// [`Item`] with what the hash needs beyond the JSON-LD shape.
+enum Streamed<'a> {
+    /// The skeleton, and for XML the namespaces of the standard context's prefixes as written.
+    Header(&'a Map<String, Value>, &'a [(String, String)]),
+    Event(usize, Value),
+}
+
+fn xml_error(e: crate::xml::XmlError) -> Error {
+    Error::Xml(e.to_string())
+}
+
+fn stream(bytes: &[u8], mut f: impl FnMut(Streamed<'_>)) -> Result<Map<String, Value>, Error> {
     match detect_format(bytes) {
         Some(Format::Json) => {
             let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             let mut r = JsonEventReader::new(bytes)?;
-            f(Item::Header(&r.header()));
+            f(Streamed::Header(&r.header(), &[]));
             for (i, ev) in r.by_ref().enumerate() {
-                f(Item::Event(i, ev?));
+                f(Streamed::Event(i, ev?));
             }
             Ok(r.into_header().unwrap_or_default())
         }
         Some(Format::Xml) => {
-            let mut doc = xml_read(bytes)?;
-            let events = json::event_list_mut(&mut doc).map(std::mem::take);
-            let Value::Object(header) = doc else {
-                return Err(Error::NotEpcis("the document is not an object".into()));
-            };
-            f(Item::Header(&header));
-            for (i, e) in events.into_iter().flatten().enumerate() {
-                f(Item::Event(i, e));
+            let mut r = crate::xml::XmlEventReader::new(bytes).map_err(xml_error)?;
+            let ns: Vec<(String, String)> = r
+                .builtin_namespaces()
+                .filter(|(p, _)| matches!(*p, "cbvmda" | "gs1" | "cbv" | "epcis"))
+                .map(|(p, u)| (p.to_owned(), u.to_owned()))
+                .collect();
+            match r.header() {
+                Value::Object(h) => f(Streamed::Header(h, &ns)),
+                _ => return Err(Error::NotEpcis("the document is not an object".into())),
             }
-            Ok(header)
+            let mut i = 0;
+            while let Some(e) = r.next_event().map_err(xml_error)? {
+                f(Streamed::Event(i, e));
+                i += 1;
+            }
+            match r.finish().map_err(xml_error)? {
+                Value::Object(h) => Ok(h),
+                _ => Err(Error::NotEpcis("the document is not an object".into())),
+            }
         }
         None => Err(Error::UnknownFormat),
+    }
+}
+
+/// The hash context of a document from its skeleton (and, for XML, the namespaces of the standard
+/// prefixes as written).
+fn hash_context(h: &Map<String, Value>, xml: bool, xml_ns: &[(String, String)]) -> HashContext {
+    let mut c = HashContext::from_document(h);
+    c.xml = xml;
+    for (p, u) in xml_ns {
+        if !c.namespaces.iter().any(|(q, _)| q == p) {
+            c.namespaces.push((p.clone(), u.clone()));
+        }
+    }
+    c
+}
+
+/// Drops the event-level `@context` of an event read from XML: the skeleton returned at the end
+/// of the document declares every namespace of the document.
+fn hoisted(e: &mut Value) {
+    if let Value::Object(m) = e {
+        m.shift_remove("@context");
     }
 }
 
@@ -138,9 +189,13 @@ fn check_epcis(header: &Map<String, Value>) -> Result<(), Error> {
 
 /// Reads a whole document (JSON or XML) into the model.
 pub fn read_document(bytes: &[u8]) -> Result<Document, Error> {
+    let xml = detect_format(bytes) == Some(Format::Xml);
     let mut events = Vec::new();
     let header = for_each_event(bytes, |item| {
-        if let Item::Event(_, e) = item {
+        if let Item::Event(_, mut e) = item {
+            if xml {
+                hoisted(&mut e);
+            }
             events.push(e);
         }
     })?;
@@ -157,38 +212,44 @@ pub fn read_document(bytes: &[u8]) -> Result<Document, Error> {
 /// `@context`. If the `@context` only follows the event list, the events are kept until it has been
 /// read (the one case where memory grows with the document).
 pub fn pre_hash_document(bytes: &[u8]) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    hash_events(bytes, |e, c| out.push(hash::pre_hash(e, c)))?;
+    Ok(out)
+}
+
+/// Streams the events of a document with the hash context they need. If the `@context` only
+/// follows the event list (JSON), the events are kept until it has been read.
+fn hash_events(
+    bytes: &[u8],
+    mut f: impl FnMut(&Value, &HashContext),
+) -> Result<Map<String, Value>, Error> {
     let xml = detect_format(bytes) == Some(Format::Xml);
     let mut ctx: Option<HashContext> = None;
     let mut pending = Vec::new();
-    let mut out = Vec::new();
-    let header = for_each_event(bytes, |item| match item {
-        Item::Header(h) => {
+    let header = stream(bytes, |item| match item {
+        Streamed::Header(h, ns) => {
             if h.contains_key("@context") {
-                let mut c = HashContext::from_document(h);
-                c.xml = xml;
-                ctx = Some(c);
+                ctx = Some(hash_context(h, xml, ns));
             }
         }
-        Item::Event(_, e) => match &ctx {
-            Some(c) => out.push(hash::pre_hash(&e, c)),
+        Streamed::Event(_, e) => match &ctx {
+            Some(c) => f(&e, c),
             None => pending.push(e),
         },
     })?;
     check_epcis(&header)?;
     if !pending.is_empty() {
-        let mut c = HashContext::from_document(&header);
-        c.xml = xml;
-        out.extend(pending.iter().map(|e| hash::pre_hash(e, &c)));
+        let c = hash_context(&header, xml, &[]);
+        pending.iter().for_each(|e| f(e, &c));
     }
-    Ok(out)
+    Ok(header)
 }
 
 /// The event hash ID (`ni:///sha-256;...?ver=CBV2.0`) of every event, in document order.
 pub fn hash_document(bytes: &[u8]) -> Result<Vec<String>, Error> {
-    Ok(pre_hash_document(bytes)?
-        .iter()
-        .map(|p| hash::hash_id(p))
-        .collect())
+    let mut out = Vec::new();
+    hash_events(bytes, |e, c| out.push(hash::event_hash(e, c)))?;
+    Ok(out)
 }
 
 /// Validates a document (JSON or XML): structure as the EPCIS 2.0 JSON schema defines it, and the
@@ -220,16 +281,14 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
     let mut ctx: Option<HashContext> = None;
     let mut pending = Vec::new();
     let mut hashes = Vec::new();
-    let res = for_each_event(bytes, |item| match item {
-        Item::Header(h) => {
+    let res = stream(bytes, |item| match item {
+        Streamed::Header(h, ns) => {
             v.set_header(h);
             if h.contains_key("@context") {
-                let mut c = HashContext::from_document(h);
-                c.xml = xml;
-                ctx = Some(c);
+                ctx = Some(hash_context(h, xml, ns));
             }
         }
-        Item::Event(i, e) => {
+        Streamed::Event(i, e) => {
             v.event(i, &e, &mut problems);
             match &ctx {
                 Some(c) => hashes.push(hash::event_hash(&e, c)),
@@ -241,8 +300,7 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
         Ok(header) => {
             v.document(&header, &mut problems);
             if !pending.is_empty() {
-                let mut c = HashContext::from_document(&header);
-                c.xml = xml;
+                let c = hash_context(&header, xml, &[]);
                 hashes.extend(pending.iter().map(|e| hash::event_hash(e, &c)));
             }
         }
@@ -259,9 +317,13 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
 pub fn convert(bytes: &[u8], to: Format, epc_format: EpcFormat) -> Result<Vec<u8>, Error> {
     match to {
         Format::Json => {
+            let xml = detect_format(bytes) == Some(Format::Xml);
             let mut events = Vec::new();
             let header = for_each_event(bytes, |item| {
                 if let Item::Event(_, mut e) = item {
+                    if xml {
+                        hoisted(&mut e);
+                    }
                     json::apply_epc_format(&mut e, epc_format);
                     events.push(e);
                 }

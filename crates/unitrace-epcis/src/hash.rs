@@ -49,9 +49,17 @@ impl HashContext {
         let mut ignore = |m: &Map<String, Value>| {
             for (k, v) in m {
                 if k.ends_with(":ignoreFields") {
-                    if let Some(a) = v.as_array() {
-                        ctx.ignore_fields
-                            .extend(a.iter().filter_map(|x| x.as_str().map(str::to_owned)));
+                    match v {
+                        // JSON-LD: a list of field names.
+                        Value::Array(a) => ctx
+                            .ignore_fields
+                            .extend(a.iter().filter_map(|x| x.as_str().map(str::to_owned))),
+                        // XML: one (empty) child element per field, read as object members.
+                        Value::Object(o) => ctx
+                            .ignore_fields
+                            .extend(o.keys().filter(|k| !k.starts_with('#')).cloned()),
+                        Value::String(s) if !s.is_empty() => ctx.ignore_fields.push(s.clone()),
+                        _ => {}
                     }
                 }
             }
@@ -124,6 +132,9 @@ struct Node<'a> {
     children: Vec<Node<'a>>,
     /// A (type, value) pair of a business transaction, source or destination.
     pair: bool,
+    /// An XML extension element whose name ends in `List`: the reference algorithm reads XML
+    /// elements as they are, so its children are not regrouped as list items.
+    raw: bool,
 }
 
 impl<'a> Node<'a> {
@@ -133,6 +144,7 @@ impl<'a> Node<'a> {
             text,
             children,
             pair: false,
+            raw: false,
         }
     }
 }
@@ -362,10 +374,20 @@ impl<'a> Converter<'a> {
                 let text = m.get("#text").map_or(EMPTY, scalar_cow);
                 let mut children = Vec::new();
                 for (k, v) in m {
-                    if matches!(k.as_str(), "#text" | "rdfs:comment" | "comment") {
-                        continue;
+                    match k.as_str() {
+                        "#text" | "rdfs:comment" | "comment" => {}
+                        // Attributes of an XML extension element count as its children (the
+                        // reference algorithm treats them so).
+                        "#attributes" => match v {
+                            Value::Object(attrs) => {
+                                for (ak, av) in attrs {
+                                    self.push_child(&mut children, ak, av);
+                                }
+                            }
+                            _ => self.push_child(&mut children, k, v),
+                        },
+                        _ => self.push_child(&mut children, k, v),
                     }
-                    self.push_child(&mut children, k, v);
                 }
                 Node::new(name, text, children)
             }
@@ -382,12 +404,17 @@ impl<'a> Converter<'a> {
     fn push_child(&self, children: &mut Vec<Node<'a>>, k: &'a str, v: &'a Value) {
         let child = self.convert(v);
         let key = self.key(k);
+        let raw = self.ctx.xml && k.ends_with("List") && k.contains(':');
         if v.is_array() {
             for el in child.children {
-                children.push(Node::new(key.clone(), el.text, el.children));
+                let mut n = Node::new(key.clone(), el.text, el.children);
+                n.raw = raw;
+                children.push(n);
             }
         } else {
-            children.push(Node::new(key, child.text, child.children));
+            let mut n = Node::new(key, child.text, child.children);
+            n.raw = raw;
+            children.push(n);
         }
     }
 }
@@ -405,12 +432,13 @@ fn deep_structure_correction(node: Node<'_>) -> Node<'_> {
         text,
         children,
         pair,
+        raw,
     } = node;
     let mut rest = Vec::with_capacity(children.len());
     let mut lists: Vec<(S<'_>, Vec<Node<'_>>)> = Vec::new();
     let mut child_epcs = Vec::new();
     for c in children {
-        if c.name.ends_with("List") && !c.pair {
+        if c.name.ends_with("List") && !c.pair && !c.raw {
             let el = Node::new(strip_list(&c.name), c.text, c.children);
             match lists.iter_mut().find(|(n, _)| *n == c.name) {
                 Some((_, v)) => v.push(el),
@@ -449,6 +477,7 @@ fn deep_structure_correction(node: Node<'_>) -> Node<'_> {
                         text: EMPTY,
                         children: ty.into_iter().chain(val).collect(),
                         pair: true,
+                        raw: false,
                     }
                 })
                 .collect();
@@ -472,6 +501,7 @@ fn deep_structure_correction(node: Node<'_>) -> Node<'_> {
         text,
         children: out,
         pair,
+        raw,
     }
 }
 

@@ -348,3 +348,59 @@ fn xml_value_xml_value_is_a_fixpoint_for_every_example() {
     }
     assert_eq!(n, 31);
 }
+
+/// Events whose XML and JSON renderings hash differently although their values agree after
+/// normalisation: (xml file, event index, why).
+const KNOWN_TWIN_HASH_DIFFERENCES: &[(&str, usize, &str)] = &[
+    (
+        "Example_9.6.1-ObjectEvent-2020_06_18a.xml",
+        1,
+        "XML declares the extension namespace http://ns.example.com/epcis, JSON http://ns.example.com/epcis/",
+    ),
+    (
+        "WithSensorData/SensorDataExamples.xml",
+        6,
+        "the reference algorithm reads XML values literally: example:Abc is not expanded, booleanValue is true (JSON: True)",
+    ),
+];
+
+/// The event hash of every XML example equals its JSON twin's, except for the events whose two
+/// renderings say different things (listed in [`KNOWN_TWIN_DIFFERENCES`]) or that the reference
+/// algorithm hashes differently by syntax ([`KNOWN_TWIN_HASH_DIFFERENCES`]).
+#[test]
+fn xml_examples_hash_like_their_json_twins() {
+    let base = examples_dir();
+    let mut equal = 0;
+    let mut failures = Vec::new();
+    for t in TWINS {
+        let xml = std::fs::read(base.join("XML").join(t.xml)).unwrap();
+        let xh = unitrace_epcis::hash_document(&xml).unwrap_or_else(|e| panic!("{}: {e}", t.xml));
+        let mut jh = Vec::new();
+        for j in t.json {
+            let bytes = std::fs::read(base.join("JSON").join(j)).unwrap();
+            jh.extend(unitrace_epcis::hash_document(&bytes).unwrap_or_else(|e| panic!("{j}: {e}")));
+        }
+        assert_eq!(xh.len(), jh.len(), "{}: event count differs", t.xml);
+        for (i, (a, b)) in xh.iter().zip(&jh).enumerate() {
+            let differs_on_purpose = KNOWN_TWIN_DIFFERENCES
+                .iter()
+                .any(|(f, idx, _, _)| *f == t.xml && *idx == i);
+            let hash_differs = KNOWN_TWIN_HASH_DIFFERENCES
+                .iter()
+                .any(|(f, idx, _)| *f == t.xml && *idx == i);
+            if hash_differs {
+                assert_ne!(a, b, "{} event {i}: listed as hashing differently", t.xml);
+                continue;
+            }
+            // (A listed difference may be in a field the hash leaves out, e.g. errorDeclaration.)
+            if a == b {
+                equal += 1;
+            } else if !differs_on_purpose {
+                failures.push(format!("{} event {i}: xml {a} json {b}", t.xml));
+            }
+        }
+    }
+    eprintln!("{equal} XML events hash like their JSON twin");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(equal >= 14, "too few equal twins: {equal}");
+}

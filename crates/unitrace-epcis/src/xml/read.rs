@@ -651,17 +651,7 @@ impl<R: BufRead> Core<R> {
         }
         let uri = self.uri(ns).to_owned();
         // Namespaces the standard EPCIS JSON-LD context defines under a fixed prefix.
-        let builtin = match uri.as_str() {
-            NS_CBVMDA | "urn:epcglobal:cbv:mda:" | "urn:epcglobal:cbv:mda#" => Some("cbvmda"),
-            "https://gs1.org/voc/" => Some("gs1"),
-            "https://ref.gs1.org/cbv/" => Some("cbv"),
-            "https://ref.gs1.org/epcis/" => Some("epcis"),
-            "http://www.w3.org/2000/01/rdf-schema#" => Some("rdfs"),
-            "http://www.w3.org/2002/07/owl#" => Some("owl"),
-            "http://www.w3.org/2001/XMLSchema#" => Some("xsd"),
-            "http://purl.org/dc/terms/" => Some("dcterms"),
-            _ => None,
-        };
+        let builtin = builtin_prefix(&uri);
         let (prefix, emit) = match builtin {
             Some(p) => (p.to_owned(), false),
             // Not in the standard context, but its conventional prefix is kept (e.g. xsi:nil on
@@ -722,6 +712,21 @@ impl<R: BufRead> Core<R> {
             }
         }
         Value::Array(arr)
+    }
+}
+
+/// The prefix under which the standard EPCIS JSON-LD context defines a namespace, if it does.
+fn builtin_prefix(uri: &str) -> Option<&'static str> {
+    match uri {
+        NS_CBVMDA | "urn:epcglobal:cbv:mda:" | "urn:epcglobal:cbv:mda#" => Some("cbvmda"),
+        "https://gs1.org/voc/" => Some("gs1"),
+        "https://ref.gs1.org/cbv/" => Some("cbv"),
+        "https://ref.gs1.org/epcis/" => Some("epcis"),
+        "http://www.w3.org/2000/01/rdf-schema#" => Some("rdfs"),
+        "http://www.w3.org/2002/07/owl#" => Some("owl"),
+        "http://www.w3.org/2001/XMLSchema#" => Some("xsd"),
+        "http://purl.org/dc/terms/" => Some("dcterms"),
+        _ => None,
     }
 }
 
@@ -1805,7 +1810,10 @@ impl<R: BufRead> XmlEventReader<R> {
             .collect();
         for (p, ns) in decls {
             let reserved = p.as_deref().is_some_and(|p| RESERVED_PREFIXES.contains(&p));
-            if ns != 0 && !reserved && !SILENT_NAMESPACES.contains(&core.uri(ns)) {
+            // Namespaces of the standard context are registered too (not declared in @context):
+            // the hash needs them as written (see `builtin_namespaces`).
+            let builtin = builtin_prefix(core.uri(ns)).is_some();
+            if ns != 0 && (builtin || !reserved) && !SILENT_NAMESPACES.contains(&core.uri(ns)) {
                 core.ctx_index(ns, p.as_deref());
             }
         }
@@ -1954,12 +1962,15 @@ impl<R: BufRead> XmlEventReader<R> {
                                 Container::Body
                             });
                         }
+                        // QueryResults is in the query namespace by the XSD; documents that
+                        // leave it unqualified are read as well (as the reference tools do).
                         Container::QueryBody
                             if &*el.local == "QueryResults"
-                                && matches!(
-                                    self.core.uri(el.ns),
-                                    NS_EPCIS_QUERY_2 | NS_EPCIS_QUERY_1
-                                ) =>
+                                && (el.ns == 0
+                                    || matches!(
+                                        self.core.uri(el.ns),
+                                        NS_EPCIS_QUERY_2 | NS_EPCIS_QUERY_1
+                                    )) =>
                         {
                             let body = self.container_map(Container::QueryBody);
                             if body.contains_key("queryResults") {
@@ -1980,6 +1991,37 @@ impl<R: BufRead> XmlEventReader<R> {
                                     el.qname()
                                 ),
                             ));
+                        }
+                        // The content of QueryResults directly under the root, without
+                        // EPCISBody/QueryResults (seen in the wild; read as if wrapped).
+                        Container::Root
+                            if self.query
+                                && (name_is("queryName")
+                                    || name_is("subscriptionID")
+                                    || name_is("resultsBody")) =>
+                        {
+                            let qr =
+                                obj_entry(obj_entry(&mut self.doc, "epcisBody"), "queryResults");
+                            if name_is("resultsBody") && qr.contains_key("resultsBody") {
+                                return Err(self
+                                    .core
+                                    .err_here(XmlErrorKind::Structure, "duplicate <resultsBody>"));
+                            }
+                            if name_is("resultsBody") {
+                                qr.insert("resultsBody".to_owned(), Value::Object(Map::new()));
+                                self.core.base_path.push("resultsBody".to_owned());
+                                self.containers.push(Container::ResultsBody);
+                            } else {
+                                let el = self.core.read_subtree(el)?;
+                                let seg = PathSeg {
+                                    parent: None,
+                                    name: &el.local,
+                                };
+                                let t = self.core.text_of(&el, &seg)?;
+                                let key = el.local.to_string();
+                                self.container_map(Container::QueryResults)
+                                    .insert(key, Value::String(t));
+                            }
                         }
                         Container::QueryResults
                             if name_is("queryName") || name_is("subscriptionID") =>
@@ -2083,6 +2125,18 @@ impl<R: BufRead> XmlEventReader<R> {
     /// events are not in its `@context`; those events carry their own `@context`.
     pub fn header(&self) -> &Value {
         &self.header_value
+    }
+
+    /// The namespaces read so far that the standard JSON-LD context defines under a fixed prefix
+    /// (`cbvmda`, `gs1`, `cbv`, `epcis`, ...), as `(prefix, namespace URI as written in the XML)`.
+    /// They are not declared in the document's `@context`, but the event hash uses the namespace
+    /// as written (e.g. `urn:epcglobal:cbv:mda` rather than the context's `urn:epcglobal:cbv:mda:`).
+    pub fn builtin_namespaces(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.core
+            .ctx
+            .iter()
+            .filter(|e| !e.emit)
+            .map(|e| (e.prefix.as_str(), e.uri.as_str()))
     }
 
     /// JSON Pointer of the event list inside the document (`/epcisBody/eventList` or
