@@ -11,11 +11,9 @@
 //! are public so that query parameters can be normalised the same way.
 
 use serde_json::{Map, Value};
-use unitrace_epcis::hash::{self, HashContext};
 use unitrace_epcis::time::parse_instant;
-use unitrace_epcis::validate::Validator;
 use unitrace_epcis::vocab::{VocabKind, VocabValue};
-use unitrace_epcis::{for_each_event, Format, Item, Problem};
+use unitrace_epcis::{for_each_event, Item, Problem};
 use unitrace_store::limits::{MAX_EVENTS_PER_CAPTURE, MAX_LIST_LEN};
 use unitrace_store::{
     Action, CaptureEvent, CaptureOutcome, EpcRole, ErrorDeclaration, EventType, Location, Product,
@@ -70,30 +68,15 @@ pub struct Prepared {
 /// number of events (the capture fails fast once it is passed).
 pub fn prepare_document(bytes: &[u8], max_events: usize) -> Result<Prepared, CaptureError> {
     let max_events = max_events.min(MAX_EVENTS_PER_CAPTURE);
-    let xml = unitrace_epcis::detect_format(bytes) == Some(Format::Xml);
-    let mut problems = Vec::new();
-    let mut validator = Validator::default();
-    let mut ctx: Option<HashContext> = None;
-    let mut extra_context: Option<Value> = None;
+    // Pass 1: the events (bounded in number) and the skeleton.
     let mut raw: Vec<Value> = Vec::new();
     let mut count = 0usize;
-    let res = for_each_event(bytes, |item| match item {
-        Item::Header(h) => {
-            validator.set_header(h);
-            if let Some(c) = h.get("@context") {
-                let mut hc = HashContext::from_document(h);
-                hc.xml = xml;
-                ctx = Some(hc);
-                extra_context = namespaces_of(c);
-            }
-        }
-        Item::Event(i, e) => {
+    let res = for_each_event(bytes, |item| {
+        if let Item::Event(_, e) = item {
             count += 1;
-            if count > max_events {
-                return;
+            if count <= max_events {
+                raw.push(e);
             }
-            validator.event(i, &e, &mut problems);
-            raw.push(e);
         }
     });
     if count > max_events {
@@ -102,31 +85,25 @@ pub fn prepare_document(bytes: &[u8], max_events: usize) -> Result<Prepared, Cap
             limit: max_events,
         });
     }
-    let header = match res {
-        Ok(h) => h,
-        Err(e) => {
-            problems.push(Problem::document("", e.to_string()));
-            return Err(CaptureError::Invalid(problems));
-        }
-    };
-    validator.document(&header, &mut problems);
-    if !problems.is_empty() {
-        return Err(CaptureError::Invalid(problems));
+    // Pass 2: validation and the event hash IDs, as the EPCIS library defines them (the hash of
+    // an XML event depends on the namespaces as written, which only that pass sees).
+    let hashes = unitrace_epcis::validate_and_hash(bytes).map_err(CaptureError::Invalid)?;
+    let header =
+        res.map_err(|e| CaptureError::Invalid(vec![Problem::document("", e.to_string())]))?;
+    if hashes.len() != raw.len() {
+        return Err(CaptureError::Invalid(vec![Problem::document(
+            "",
+            format!(
+                "internal: {} events read but {} hashes computed",
+                raw.len(),
+                hashes.len()
+            ),
+        )]));
     }
-    let ctx = match ctx {
-        Some(c) => c,
-        None => {
-            let mut c = HashContext::from_document(&header);
-            c.xml = xml;
-            if let Some(c) = header.get("@context") {
-                extra_context = namespaces_of(c);
-            }
-            c
-        }
-    };
+    let extra_context = header.get("@context").and_then(namespaces_of);
+    let mut problems = Vec::new();
     let mut events = Vec::with_capacity(raw.len());
-    for (i, mut e) in raw.into_iter().enumerate() {
-        let hash_id = hash::event_hash(&e, &ctx);
+    for (i, (mut e, hash_id)) in raw.into_iter().zip(hashes).enumerate() {
         if let (Some(extra), Some(obj)) = (&extra_context, e.as_object_mut()) {
             if !obj.contains_key("@context") {
                 obj.insert("@context".into(), extra.clone());

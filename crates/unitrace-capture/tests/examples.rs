@@ -72,6 +72,18 @@ async fn every_example_is_captured_or_refused_for_its_reason() {
                     })
                     .await
                     .unwrap();
+                match unitrace_epcis::hash_document(&bytes) {
+                    Ok(h) if h == r.hash_ids => {}
+                    other => failures.push(format!(
+                        "{rel}: hash IDs differ from the EPCIS library's: {other:?} vs {:?}",
+                        r.hash_ids
+                    )),
+                }
+                for h in &r.hash_ids {
+                    if store.event_by_hash(h).await.unwrap().is_none() {
+                        failures.push(format!("{rel}: {h} not found by its hash"));
+                    }
+                }
                 let distinct: std::collections::HashSet<_> = r.hash_ids.iter().collect();
                 if page.events.len() != distinct.len() {
                     failures.push(format!(

@@ -25,6 +25,10 @@ enum Command {
     /// EPCIS 2.0 documents (JSON-LD or XML, 1.2 XML in): validate, convert, hash.
     #[command(subcommand)]
     Epcis(cli::epcis::EpcisCommand),
+    /// Serve the EPCIS 2.0 REST API, the unit-centred API and the Digital Link resolver.
+    Serve(cli::serve::ServeArgs),
+    /// Load the demo dataset and serve it (`serve --demo`).
+    Demo(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Id(cmd) => cli::id::run(cmd).map(|()| true),
         Command::Epcis(cmd) => cli::epcis::run(cmd),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Demo(mut args) => {
+            args.demo = true;
+            cli::serve::run(args)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

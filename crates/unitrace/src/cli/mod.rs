@@ -2,3 +2,4 @@
 
 pub mod epcis;
 pub mod id;
+pub mod serve;

@@ -1,0 +1,902 @@
+//! The EPCIS 2.0 REST binding: capture, events, top-level resources, named queries, discovery.
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use unitrace_capture::{describe_outcome, prepare_document, CaptureError, CaptureMode, Prepared};
+use unitrace_epcis::vocab::VocabKind;
+use unitrace_epcis::{EpcFormat, Format};
+use unitrace_store::{CaptureOutcome, EventQuery, EventType, StoredEvent, UnitFilter};
+
+use crate::params::{pairs, pairs_of_json, to_event_query};
+use crate::problem::{ApiError, ApiResult};
+use crate::{add_gs1_headers, lock, now_ms, rfc3339, AppState};
+
+const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+
+pub(crate) fn path_or_400<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::validation(format!("bad path: {e}")))
+}
+
+fn body_or_413(b: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::capture_limit(format!("the body is larger than {limit} bytes"))
+        } else {
+            ApiError::validation(format!("could not read the body: {e}"))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery
+
+fn discovery(state: &AppState, capture: bool) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    add_gs1_headers(h);
+    let allow = if capture {
+        "OPTIONS, GET, POST"
+    } else {
+        "OPTIONS, GET, POST, DELETE"
+    };
+    h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    let n =
+        |v: usize| HeaderValue::from_str(&v.to_string()).unwrap_or(HeaderValue::from_static("0"));
+    h.insert(
+        "GS1-EPCIS-Capture-Limit",
+        n(state.config.max_events_per_capture),
+    );
+    h.insert(
+        "GS1-EPCIS-Capture-File-Size-Limit",
+        n(state.config.max_capture_bytes),
+    );
+    h.insert(
+        "GS1-Capture-Error-Behaviour",
+        HeaderValue::from_static("rollback, proceed"),
+    );
+    h.insert(
+        "GS1-EPC-Format",
+        HeaderValue::from_static(
+            "No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates",
+        ),
+    );
+    h.insert(
+        "GS1-CBV-XML-Format",
+        HeaderValue::from_static("No_Preference, Always_Web_URI, Always_URN, Never_Translates"),
+    );
+    h.insert("GS1-EPCIS-Min", HeaderValue::from_static("2.0.0"));
+    h.insert("GS1-EPCIS-Max", HeaderValue::from_static("2.0.0"));
+    h.insert("GS1-CBV-Min", HeaderValue::from_static("2.0.0"));
+    h.insert("GS1-CBV-Max", HeaderValue::from_static("2.0.0"));
+    h.insert(
+        "GS1-Vendor-Version",
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    r
+}
+
+pub async fn options(State(state): State<AppState>) -> Response {
+    discovery(&state, false)
+}
+
+pub async fn options_capture(State(state): State<AppState>) -> Response {
+    discovery(&state, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture
+
+fn capture_mode(h: &HeaderMap) -> ApiResult<CaptureMode> {
+    match h.get("GS1-Capture-Error-Behaviour").map(|v| v.to_str()) {
+        None => Ok(CaptureMode::Rollback),
+        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("rollback") => Ok(CaptureMode::Rollback),
+        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("proceed") => Ok(CaptureMode::Proceed),
+        _ => Err(ApiError::validation(
+            "GS1-Capture-Error-Behaviour must be rollback or proceed",
+        )),
+    }
+}
+
+/// The body format the Content-Type declares; the body must match it.
+fn body_format(h: &HeaderMap, body: &[u8]) -> ApiResult<Format> {
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let declared = match ct.as_str() {
+        "application/json" | "application/ld+json" => Format::Json,
+        "application/xml" | "text/xml" => Format::Xml,
+        "" => {
+            return Err(ApiError::unsupported_media(
+                "Content-Type is required: application/ld+json, application/json or application/xml",
+            ))
+        }
+        other => {
+            return Err(ApiError::unsupported_media(format!(
+                "Content-Type {other:?} is not supported: use application/ld+json, application/json or application/xml"
+            )))
+        }
+    };
+    match unitrace_epcis::detect_format(body) {
+        Some(f) if f == declared => Ok(f),
+        Some(_) => Err(ApiError::validation(format!(
+            "the body does not match Content-Type {ct}"
+        ))),
+        None => Err(ApiError::validation(
+            "the body is neither JSON (starting with '{') nor XML (starting with '<')",
+        )),
+    }
+}
+
+async fn prepare(state: &AppState, body: Bytes) -> ApiResult<Prepared> {
+    let max = state.config.max_events_per_capture;
+    let res = tokio::task::spawn_blocking(move || prepare_document(&body, max))
+        .await
+        .map_err(|e| ApiError::internal(format!("capture task failed: {e}")))?;
+    res.map_err(capture_error)
+}
+
+fn capture_error(e: CaptureError) -> ApiError {
+    match e {
+        CaptureError::Invalid(p) => {
+            let detail = p
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "invalid document".into());
+            ApiError::validation(detail).with_problems(p)
+        }
+        CaptureError::TooManyEvents { count, limit } => ApiError::capture_limit(format!(
+            "{count} events or more; at most {limit} per capture (GS1-EPCIS-Capture-Limit)"
+        )),
+        CaptureError::Store(s) => ApiError::from(s),
+    }
+}
+
+pub async fn post_capture(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_413(body, state.config.max_capture_bytes)?;
+    let mode = capture_mode(&headers)?;
+    body_format(&headers, &body)?;
+    let prepared = prepare(&state, body).await?;
+    let id = state
+        .jobs
+        .submit(prepared, mode)
+        .ok_or_else(|| ApiError::unavailable("the capture queue is full; retry later"))?;
+    state.metrics.capture_jobs.fetch_add(1, Ordering::Relaxed);
+    let mut r = (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"captureID": id.to_string()}).to_string(),
+    )
+        .into_response();
+    add_gs1_headers(r.headers_mut());
+    if let Ok(v) = HeaderValue::from_str(&format!("/capture/{id}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if mode == CaptureMode::Proceed {
+        r.headers_mut().insert(
+            "GS1-Capture-Error-Behaviour",
+            HeaderValue::from_static("proceed"),
+        );
+    }
+    Ok(r)
+}
+
+fn outcome_errors(
+    hash_ids: &[String],
+    event_ids: &[Option<String>],
+    outcomes: &[CaptureOutcome],
+) -> Vec<Value> {
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is_failure())
+        .take(1000)
+        .map(|(i, o)| {
+            json!({
+                "eventIndex": i,
+                "eventID": event_ids.get(i).cloned().flatten(),
+                "eventHashID": hash_ids.get(i),
+                "message": describe_outcome(o),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn run_job(state: &AppState, id: u64, prepared: Prepared, mode: CaptureMode) {
+    let res = unitrace_capture::capture_prepared(state.store.as_ref(), prepared, mode).await;
+    match res {
+        Ok(r) => {
+            let stored = r.report.stored();
+            let dup = r
+                .report
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o, CaptureOutcome::Duplicate))
+                .count();
+            state
+                .metrics
+                .events_captured
+                .fetch_add(stored as u64, Ordering::Relaxed);
+            state
+                .metrics
+                .events_duplicate
+                .fetch_add(dup as u64, Ordering::Relaxed);
+            let errors = outcome_errors(&r.hash_ids, &r.event_ids, &r.report.outcomes);
+            if !errors.is_empty() {
+                state
+                    .metrics
+                    .captures_failed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            state.jobs.finish(id, |j| {
+                j.success = errors.is_empty();
+                j.errors = errors;
+                j.stored = stored;
+            });
+        }
+        Err(e) => {
+            tracing::warn!(job = id, error = %e, "capture job failed");
+            state
+                .metrics
+                .captures_failed
+                .fetch_add(1, Ordering::Relaxed);
+            state.jobs.finish(id, |j| {
+                j.success = false;
+                j.errors = vec![json!({"message": e.to_string()})];
+            });
+        }
+    }
+}
+
+fn job_json(j: &crate::Job) -> Value {
+    json!({
+        "captureID": j.id.to_string(),
+        "createdAt": rfc3339(j.created_at),
+        "finishedAt": j.finished_at.map(rfc3339),
+        "running": j.running,
+        "success": j.success,
+        "captureErrorBehaviour": match j.mode { CaptureMode::Rollback => "rollback", CaptureMode::Proceed => "proceed" },
+        "eventCount": j.events,
+        "storedCount": j.stored,
+        "errors": j.errors,
+    })
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response();
+    add_gs1_headers(r.headers_mut());
+    r
+}
+
+pub async fn get_capture(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let id = path_or_400(id)?;
+    let job = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| state.jobs.get(n))
+        .ok_or_else(|| ApiError::not_found(format!("no capture job {id:?}")))?;
+    Ok(json_response(StatusCode::OK, &job_json(&job)))
+}
+
+pub async fn list_capture(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let mut after = 0u64;
+    let mut per_page = 100usize;
+    for (k, v) in pairs(q.as_deref())? {
+        match k.as_str() {
+            "perPage" => {
+                per_page = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::query_param("perPage: 1..=1000"))?
+            }
+            "nextPageToken" => {
+                after = v
+                    .parse()
+                    .map_err(|_| ApiError::query_param("nextPageToken: malformed"))?
+            }
+            _ => {
+                return Err(ApiError::query_param(format!(
+                    "unknown query parameter {k:?}"
+                )))
+            }
+        }
+    }
+    let jobs = state.jobs.list(after, per_page + 1);
+    let more = jobs.len() > per_page;
+    let list: Vec<Value> = jobs.iter().take(per_page).map(job_json).collect();
+    let mut r = json_response(StatusCode::OK, &Value::Array(list));
+    if more {
+        if let Some(last) = jobs.get(per_page - 1) {
+            set_link(
+                &mut r,
+                &format!("/capture?perPage={per_page}&nextPageToken={}", last.id),
+            );
+        }
+    }
+    Ok(r)
+}
+
+/// `POST /events`: one event, captured synchronously.
+pub async fn post_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_413(body, state.config.max_body_bytes)?;
+    if body_format(&headers, &body)? != Format::Json {
+        return Err(ApiError::unsupported_media(
+            "POST /events takes one event as JSON-LD; capture XML documents through POST /capture",
+        ));
+    }
+    let event: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::validation(format!("malformed JSON: {e}")))?;
+    let Value::Object(mut event) = event else {
+        return Err(ApiError::validation("the body must be one event object"));
+    };
+    let ctx = event.remove("@context");
+    let mut context = vec![Value::String(CONTEXT.into())];
+    match ctx {
+        Some(Value::Array(a)) => {
+            context.extend(a.into_iter().filter(|c| c.as_str() != Some(CONTEXT)))
+        }
+        Some(c) if c.as_str() != Some(CONTEXT) => context.push(c),
+        _ => {}
+    }
+    let doc = json!({
+        "@context": context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": rfc3339(now_ms()),
+        "epcisBody": {"eventList": [Value::Object(event)]},
+    });
+    let bytes = Bytes::from(doc.to_string());
+    let prepared = prepare(&state, bytes).await?;
+    let r =
+        unitrace_capture::capture_prepared(state.store.as_ref(), prepared, CaptureMode::Rollback)
+            .await
+            .map_err(capture_error)?;
+    let hash = r.hash_ids.first().cloned().unwrap_or_default();
+    match r.report.outcomes.first() {
+        Some(CaptureOutcome::Stored { .. }) | Some(CaptureOutcome::Duplicate) => {
+            let stored = r.report.stored();
+            state
+                .metrics
+                .events_captured
+                .fetch_add(stored as u64, Ordering::Relaxed);
+            let status = if stored == 1 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let mut resp = json_response(
+                status,
+                &json!({"eventHashID": hash, "eventID": r.event_ids.first().cloned().flatten(), "duplicate": stored == 0}),
+            );
+            let loc = format!("/events/{}", encode_segment(&hash));
+            if let Ok(v) = HeaderValue::from_str(&loc) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        Some(o) => {
+            state
+                .metrics
+                .captures_failed
+                .fetch_add(1, Ordering::Relaxed);
+            let msg = describe_outcome(o);
+            if matches!(o, CaptureOutcome::Conflict { .. }) {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "ValidationException",
+                    msg,
+                ))
+            } else {
+                Err(ApiError::validation(msg))
+            }
+        }
+        None => Err(ApiError::validation("no event")),
+    }
+}
+
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutFormat {
+    LdJson,
+    Json,
+    Xml,
+}
+
+fn out_format(h: &HeaderMap) -> ApiResult<OutFormat> {
+    let Some(accept) = h.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(OutFormat::LdJson);
+    };
+    let mut best: Option<OutFormat> = None;
+    for part in accept.split(',') {
+        let mt = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let f = match mt.as_str() {
+            "application/ld+json" | "*/*" | "application/*" => Some(OutFormat::LdJson),
+            "application/json" => Some(OutFormat::Json),
+            "application/xml" | "text/xml" => Some(OutFormat::Xml),
+            _ => None,
+        };
+        if f.is_some() {
+            best = f;
+            break;
+        }
+    }
+    best.ok_or_else(|| {
+        ApiError::not_acceptable(
+            "this resource is available as application/ld+json, application/json or application/xml",
+        )
+    })
+}
+
+fn epc_format(h: &HeaderMap) -> ApiResult<EpcFormat> {
+    match h.get("GS1-EPC-Format").map(|v| v.to_str()) {
+        None => Ok(EpcFormat::AsIs),
+        Some(Ok(v)) => match v.trim() {
+            "No_Preference" | "Never_Translates" => Ok(EpcFormat::AsIs),
+            "Always_EPC_URN" => Ok(EpcFormat::Urn),
+            "Always_GS1_Digital_Link" => Ok(EpcFormat::DigitalLink),
+            other => Err(ApiError::validation(format!(
+                "GS1-EPC-Format {other:?}: No_Preference, Always_GS1_Digital_Link, Always_EPC_URN or Never_Translates"
+            ))),
+        },
+        Some(Err(_)) => Err(ApiError::validation("GS1-EPC-Format is not ASCII")),
+    }
+}
+
+fn set_link(r: &mut Response, url: &str) {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+        r.headers_mut().insert(header::LINK, v);
+    }
+}
+
+/// The stored events of a page as an EPCISQueryDocument in the format asked for.
+fn query_document(
+    headers: &HeaderMap,
+    query_name: &str,
+    events: Vec<StoredEvent>,
+    next: Option<String>,
+    base: &str,
+    pairs: &[(String, String)],
+) -> ApiResult<Response> {
+    let fmt = out_format(headers)?;
+    let epcf = epc_format(headers)?;
+    let list: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            let mut d = e.document;
+            unitrace_epcis::json::apply_epc_format(&mut d, epcf);
+            d
+        })
+        .collect();
+    let doc = json!({
+        "@context": [CONTEXT],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": rfc3339(now_ms()),
+        "epcisBody": {"queryResults": {"queryName": query_name, "resultsBody": {"eventList": list}}},
+    });
+    let mut r = match fmt {
+        OutFormat::Xml => {
+            let xml = unitrace_epcis::write_document_value(&doc)
+                .map_err(|e| ApiError::internal(format!("XML output: {e}")))?;
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/xml")],
+                xml,
+            )
+                .into_response()
+        }
+        OutFormat::LdJson | OutFormat::Json => {
+            let ct = if fmt == OutFormat::Json {
+                "application/json"
+            } else {
+                "application/ld+json"
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, ct)],
+                doc.to_string(),
+            )
+                .into_response()
+        }
+    };
+    add_gs1_headers(r.headers_mut());
+    if let Some(t) = next {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "nextPageToken") {
+            s.append_pair(k, v);
+        }
+        s.append_pair("nextPageToken", &t);
+        set_link(&mut r, &format!("{base}?{}", s.finish()));
+    }
+    Ok(r)
+}
+
+async fn run_query(
+    state: &AppState,
+    headers: &HeaderMap,
+    base: &str,
+    query_name: &str,
+    fixed: Vec<(String, String)>,
+    raw: Option<&str>,
+) -> ApiResult<Response> {
+    let given = pairs(raw)?;
+    let mut all = fixed;
+    all.extend(given.iter().cloned());
+    let q: EventQuery = to_event_query(&all, state.config.max_per_page)?;
+    let page = state
+        .store
+        .query_events(&q)
+        .await
+        .map_err(ApiError::from_query)?;
+    query_document(
+        headers,
+        query_name,
+        page.events,
+        page.next_page_token,
+        base,
+        &given,
+    )
+}
+
+pub async fn get_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    run_query(
+        &state,
+        &headers,
+        "/events",
+        "SimpleEventQuery",
+        Vec::new(),
+        raw.as_deref(),
+    )
+    .await
+}
+
+pub async fn get_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let id = path_or_400(id)?;
+    let ev = if id.starts_with("ni:///") {
+        state.store.event_by_hash(&id).await?
+    } else {
+        let q = EventQuery {
+            eq_event_id: vec![id.clone()],
+            per_page: Some(1),
+            ..Default::default()
+        };
+        q.validate().map_err(ApiError::from_query)?;
+        state
+            .store
+            .query_events(&q)
+            .await?
+            .events
+            .into_iter()
+            .next()
+    };
+    let ev = ev.ok_or_else(|| ApiError::not_found(format!("no event {id:?}")))?;
+    let fmt = out_format(&headers)?;
+    if fmt == OutFormat::Xml {
+        return query_document(&headers, "SimpleEventQuery", vec![ev], None, "", &[]);
+    }
+    let mut d = ev.document;
+    unitrace_epcis::json::apply_epc_format(&mut d, epc_format(&headers)?);
+    if let Some(o) = d.as_object_mut() {
+        if !o.contains_key("@context") {
+            o.insert("@context".into(), json!([CONTEXT]));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &d))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top-level resources
+
+pub async fn event_types(State(_s): State<AppState>) -> Response {
+    let v: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    json_response(StatusCode::OK, &json!(v))
+}
+
+/// The query parameter that selects a resource's events.
+fn resource_param(resource: &str) -> Option<&'static str> {
+    Some(match resource {
+        "eventTypes" => "eventType",
+        "epcs" => "MATCH_anyEPC",
+        "bizSteps" => "EQ_bizStep",
+        "bizLocations" => "EQ_bizLocation",
+        "readPoints" => "EQ_readPoint",
+        "dispositions" => "EQ_disposition",
+        _ => return None,
+    })
+}
+
+pub async fn list_resource(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    resource: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let resource = path_or_400(resource)?;
+    if resource.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::units::resolve(&state, &headers, uri.path(), raw.as_deref()).await;
+    }
+    match resource.as_str() {
+        "bizSteps" => Ok(json_response(StatusCode::OK, &json!(VocabKind::BizStep.terms()))),
+        "dispositions" => Ok(json_response(
+            StatusCode::OK,
+            &json!(VocabKind::Disposition.terms()),
+        )),
+        "epcs" => {
+            let mut after = None;
+            let mut per_page = 100u32;
+            for (k, v) in pairs(raw.as_deref())? {
+                match k.as_str() {
+                    "perPage" => {
+                        per_page = v
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=state.config.max_per_page).contains(n))
+                            .ok_or_else(|| ApiError::query_param("perPage out of range"))?
+                    }
+                    "nextPageToken" => after = Some(crate::units::decode_token(&v)?),
+                    _ => return Err(ApiError::query_param(format!("unknown query parameter {k:?}"))),
+                }
+            }
+            let units = state
+                .store
+                .list_units(&UnitFilter {
+                    after_epc: after,
+                    limit: Some(per_page + 1),
+                    ..Default::default()
+                })
+                .await?;
+            let more = units.len() > per_page as usize;
+            let list: Vec<&str> = units.iter().take(per_page as usize).map(|u| u.epc.as_str()).collect();
+            let mut r = json_response(StatusCode::OK, &json!(list));
+            if more {
+                if let Some(last) = list.last() {
+                    set_link(
+                        &mut r,
+                        &format!("/epcs?perPage={per_page}&nextPageToken={}", crate::units::encode_token(last)),
+                    );
+                }
+            }
+            Ok(r)
+        }
+        "bizLocations" | "readPoints" => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "ImplementationException",
+            format!("listing /{resource} is not implemented yet (the store has no list of locations); use /{resource}/{{id}}/events"),
+        )),
+        _ => Err(ApiError::not_found(format!("no resource /{resource}"))),
+    }
+}
+
+pub async fn get_resource(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    p: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (resource, id) = path_or_400(p)?;
+    if resource.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::units::resolve(&state, &headers, uri.path(), raw.as_deref()).await;
+    }
+    if resource_param(&resource).is_none() {
+        return Err(ApiError::not_found(format!("no resource /{resource}")));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"id": id, "events": format!("/{resource}/{}/events", encode_segment(&id))}),
+    ))
+}
+
+pub async fn resource_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    p: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (resource, id) = path_or_400(p)?;
+    if resource.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::units::resolve(&state, &headers, uri.path(), raw.as_deref()).await;
+    }
+    let param = resource_param(&resource)
+        .ok_or_else(|| ApiError::not_found(format!("no resource /{resource}")))?;
+    let base = format!("/{resource}/{}/events", encode_segment(&id));
+    let fixed = vec![(param.to_string(), id)];
+    run_query(
+        &state,
+        &headers,
+        &base,
+        "SimpleEventQuery",
+        fixed,
+        raw.as_deref(),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named queries (kept in memory)
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+pub async fn post_query(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_413(body, state.config.max_body_bytes)?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::validation(format!("malformed JSON: {e}")))?;
+    let name = v
+        .get("name")
+        .or_else(|| v.get("queryName"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation("the body needs \"name\" and \"query\""))?
+        .to_string();
+    if !valid_name(&name) {
+        return Err(ApiError::validation(
+            "a query name is 1..=128 characters of A-Z a-z 0-9 - _ .",
+        ));
+    }
+    let query = v
+        .get("query")
+        .cloned()
+        .ok_or_else(|| ApiError::validation("the body needs \"query\""))?;
+    // Check it now, so a stored query always runs.
+    to_event_query(&pairs_of_json(&query)?, state.config.max_per_page)?;
+    {
+        let mut t = lock(&state.queries);
+        if t.contains_key(&name) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "ValidationException",
+                format!("a query named {name:?} exists; DELETE it first"),
+            ));
+        }
+        if t.len() >= state.config.max_named_queries {
+            return Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "ValidationException",
+                format!("at most {} named queries", state.config.max_named_queries),
+            ));
+        }
+        t.insert(name.clone(), query.clone());
+    }
+    let mut r = json_response(StatusCode::CREATED, &json!({"name": name, "query": query}));
+    if let Ok(v) = HeaderValue::from_str(&format!("/queries/{name}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub async fn list_queries(State(state): State<AppState>) -> Response {
+    let t = lock(&state.queries);
+    let mut names: Vec<&String> = t.keys().collect();
+    names.sort();
+    let v: Vec<Value> = names
+        .into_iter()
+        .map(|n| json!({"name": n, "query": t[n]}))
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(v))
+}
+
+fn named(state: &AppState, name: &str) -> ApiResult<Value> {
+    lock(&state.queries)
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))
+}
+
+pub async fn get_query(
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let name = path_or_400(name)?;
+    let q = named(&state, &name)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"name": name, "query": q}),
+    ))
+}
+
+pub async fn delete_query(
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let name = path_or_400(name)?;
+    lock(&state.queries)
+        .remove(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    add_gs1_headers(r.headers_mut());
+    Ok(r)
+}
+
+pub async fn query_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let name = path_or_400(name)?;
+    let q = named(&state, &name)?;
+    let fixed = pairs_of_json(&q)?;
+    // Paging parameters of the request override the stored ones.
+    let given = pairs(raw.as_deref())?;
+    for (k, _) in &given {
+        if k != "perPage" && k != "nextPageToken" {
+            return Err(ApiError::query_param(format!(
+                "{k}: only perPage and nextPageToken may be added to a named query"
+            )));
+        }
+    }
+    let fixed: Vec<(String, String)> = fixed
+        .into_iter()
+        .filter(|(k, _)| !given.iter().any(|(g, _)| g == k))
+        .collect();
+    let base = format!("/queries/{name}/events");
+    run_query(&state, &headers, &base, &name, fixed, raw.as_deref()).await
+}

@@ -1,0 +1,329 @@
+//! unitrace HTTP server: the EPCIS 2.0 REST binding, the unit-centred API and a GS1 Digital Link
+//! resolver, over any [`Store`].
+//!
+//! [`run`] serves a router on a listener until `shutdown` completes, then finishes the capture
+//! jobs already accepted (graceful shutdown). Tests bind port 0 and pass the listener in.
+
+mod docs;
+mod epcis;
+mod metrics;
+pub mod params;
+pub mod problem;
+mod units;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use unitrace_capture::{CaptureMode, Prepared};
+use unitrace_store::Store;
+
+pub use metrics::Metrics;
+
+/// Limits and settings of the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted capture body, bytes (`GS1-EPCIS-Capture-File-Size-Limit`).
+    pub max_capture_bytes: usize,
+    /// Most events in one capture (`GS1-EPCIS-Capture-Limit`).
+    pub max_events_per_capture: usize,
+    /// Largest body of any other request, bytes.
+    pub max_body_bytes: usize,
+    /// Capture jobs waiting to be stored; beyond this a capture is refused with 503.
+    pub queue_len: usize,
+    /// Capture jobs remembered for `GET /capture`.
+    pub jobs_kept: usize,
+    /// Largest `perPage`.
+    pub max_per_page: u32,
+    /// Named queries kept.
+    pub max_named_queries: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_capture_bytes: 64 * 1024 * 1024,
+            max_events_per_capture: 10_000,
+            max_body_bytes: 1024 * 1024,
+            queue_len: 64,
+            jobs_kept: 10_000,
+            max_per_page: 1_000,
+            max_named_queries: 1_000,
+        }
+    }
+}
+
+/// One asynchronous capture job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub running: bool,
+    pub success: bool,
+    pub mode: CaptureMode,
+    pub events: usize,
+    pub stored: usize,
+    pub errors: Vec<Value>,
+}
+
+type JobMsg = (u64, Prepared, CaptureMode);
+
+/// Capture jobs: a bounded queue and the table of recent jobs.
+pub struct Jobs {
+    next: AtomicU64,
+    table: Mutex<BTreeMap<u64, Job>>,
+    tx: Mutex<Option<mpsc::Sender<JobMsg>>>,
+    rx: Mutex<Option<mpsc::Receiver<JobMsg>>>,
+    kept: usize,
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub jobs: Arc<Jobs>,
+    pub metrics: Arc<Metrics>,
+    /// Named queries (in memory: the store has no table for them yet; lost on restart).
+    pub queries: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let (tx, rx) = mpsc::channel(config.queue_len.max(1));
+        AppState {
+            store,
+            jobs: Arc::new(Jobs {
+                next: AtomicU64::new(1),
+                table: Mutex::new(BTreeMap::new()),
+                tx: Mutex::new(Some(tx)),
+                rx: Mutex::new(Some(rx)),
+                kept: config.jobs_kept.max(1),
+            }),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            queries: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC text of epoch milliseconds.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    unitrace_epcis::time::Instant::format_millis(ms.div_euclid(1000), ms.rem_euclid(1000) as u32)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The headers every EPCIS answer carries.
+pub(crate) fn add_gs1_headers(h: &mut HeaderMap) {
+    h.insert("GS1-EPCIS-Version", HeaderValue::from_static("2.0.0"));
+    h.insert("GS1-CBV-Version", HeaderValue::from_static("2.0.0"));
+    h.insert("GS1-Extensions", HeaderValue::from_static(""));
+}
+
+impl Jobs {
+    /// Registers a job and queues it; `None` when the queue is full or closed.
+    pub(crate) fn submit(&self, prepared: Prepared, mode: CaptureMode) -> Option<u64> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let events = prepared.events.len();
+        let tx = lock(&self.tx).clone()?;
+        {
+            let mut t = lock(&self.table);
+            t.insert(
+                id,
+                Job {
+                    id,
+                    created_at: now_ms(),
+                    finished_at: None,
+                    running: true,
+                    success: true,
+                    mode,
+                    events,
+                    stored: 0,
+                    errors: Vec::new(),
+                },
+            );
+            while t.len() > self.kept {
+                // Forget the oldest finished job (running ones are kept).
+                let Some(old) = t.values().find(|j| !j.running).map(|j| j.id) else {
+                    break;
+                };
+                t.remove(&old);
+            }
+        }
+        if tx.try_send((id, prepared, mode)).is_err() {
+            lock(&self.table).remove(&id);
+            return None;
+        }
+        Some(id)
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Job> {
+        lock(&self.table).get(&id).cloned()
+    }
+
+    pub(crate) fn list(&self, after: u64, limit: usize) -> Vec<Job> {
+        lock(&self.table)
+            .range(after + 1..)
+            .take(limit)
+            .map(|(_, j)| j.clone())
+            .collect()
+    }
+
+    fn finish(&self, id: u64, f: impl FnOnce(&mut Job)) {
+        if let Some(j) = lock(&self.table).get_mut(&id) {
+            f(j);
+            j.running = false;
+            j.finished_at = Some(now_ms());
+        }
+    }
+}
+
+/// Number of background capture workers (captures share group commits in the store).
+const WORKERS: usize = 4;
+
+fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(rx) = lock(&state.jobs.rx).take() else {
+        return Vec::new();
+    };
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    (0..WORKERS)
+        .map(|_| {
+            let rx = rx.clone();
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    let msg = rx.lock().await.recv().await;
+                    let Some((id, prepared, mode)) = msg else {
+                        break;
+                    };
+                    epcis::run_job(&state, id, prepared, mode).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// The router with every route.
+pub fn router(state: AppState) -> Router {
+    let capture_limit = DefaultBodyLimit::max(state.config.max_capture_bytes);
+    let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let capture = Router::new()
+        .route(
+            "/capture",
+            post(epcis::post_capture)
+                .get(epcis::list_capture)
+                .options(epcis::options_capture),
+        )
+        .layer(capture_limit);
+    Router::new()
+        .route("/", get(docs::root).options(epcis::options))
+        .route("/capture/{id}", get(epcis::get_capture))
+        .route(
+            "/events",
+            get(epcis::get_events)
+                .post(epcis::post_event)
+                .options(epcis::options),
+        )
+        .route(
+            "/events/{id}",
+            get(epcis::get_event).options(epcis::options),
+        )
+        .route(
+            "/eventTypes",
+            get(epcis::event_types).options(epcis::options),
+        )
+        .route(
+            "/{resource}",
+            get(epcis::list_resource).options(epcis::options),
+        )
+        .route(
+            "/{resource}/{id}",
+            get(epcis::get_resource).options(epcis::options),
+        )
+        .route(
+            "/{resource}/{id}/events",
+            get(epcis::resource_events).options(epcis::options),
+        )
+        .route(
+            "/queries",
+            get(epcis::list_queries)
+                .post(epcis::post_query)
+                .options(epcis::options),
+        )
+        .route(
+            "/queries/{name}",
+            get(epcis::get_query)
+                .delete(epcis::delete_query)
+                .options(epcis::options),
+        )
+        .route(
+            "/queries/{name}/events",
+            get(epcis::query_events).options(epcis::options),
+        )
+        .route("/items", get(units::list_items))
+        .route("/items/{id}", get(units::get_item))
+        .route("/items/{id}/tree", get(units::item_tree))
+        .route("/items/{id}/genealogy", get(units::item_genealogy))
+        .route(
+            "/locations/{id}",
+            get(units::get_location).put(units::put_location),
+        )
+        .route(
+            "/products/{gtin}",
+            get(units::get_product).put(units::put_product),
+        )
+        .route("/healthz", get(docs::healthz))
+        .route("/readyz", get(docs::readyz))
+        .route("/metrics", get(docs::metrics))
+        .route("/openapi.json", get(docs::openapi))
+        .route("/docs", get(docs::docs))
+        .fallback(units::resolver_fallback)
+        .layer(body_limit)
+        .merge(capture)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish and
+/// stores every capture job already accepted before returning.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let workers = spawn_workers(&state);
+    let app = router(state.clone());
+    let res = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // No new jobs; the workers drain the queue and stop.
+    lock(&state.jobs.tx).take();
+    for w in workers {
+        let _ = tokio::time::timeout(Duration::from_secs(600), w).await;
+    }
+    res
+}

@@ -1,0 +1,792 @@
+//! The server on an ephemeral port with a temporary SQLite store, driven over HTTP.
+//! The GS1 examples are read from `../shared/gs1-epcis/examples` next to the project.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use unitrace_server::{run, AppState, Config};
+use unitrace_store::SystemClock;
+use unitrace_store_sqlite::SqliteStore;
+
+const EXAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/gs1-epcis/examples"
+);
+
+struct Server {
+    base: String,
+    client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(config: Config) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.sqlite"), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let state = AppState::new(Arc::new(store), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, state, async {
+            let _ = rx.await;
+        }));
+        Server {
+            base,
+            client: Client::new(),
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.base)
+    }
+
+    async fn get(&self, p: &str) -> Response {
+        self.client.get(self.url(p)).send().await.unwrap()
+    }
+
+    async fn post(&self, p: &str, ct: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(p))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST /capture and wait for the job; returns the job document.
+    async fn capture(&self, ct: &str, body: Vec<u8>) -> Result<Value, (StatusCode, Value)> {
+        let r = self.post("/capture", ct, body).await;
+        if r.status() != StatusCode::ACCEPTED {
+            let s = r.status();
+            return Err((s, problem(r).await));
+        }
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        for _ in 0..600 {
+            let j: Value = self.get(&loc).await.json().await.unwrap();
+            if j["running"] == false {
+                return Ok(j);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("capture job {loc} did not finish");
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+async fn problem(r: Response) -> Value {
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(ct, "application/problem+json", "status {}", r.status());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["type"].as_str().unwrap().starts_with("epcisException:"));
+    v
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "jsonld" || x == "json" || x == "xml")
+        {
+            out.push(p);
+        }
+    }
+}
+
+const UNIT_DOC: &str = r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+ "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+ "epcisBody":{"eventList":[
+  {"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD",
+   "epcList":["https://id.gs1.org/01/10614141073464/21/2017","urn:epc:id:sgtin:0614141.107346.2018","urn:epc:id:sgtin:0614141.107346.2019"],
+   "bizStep":"commissioning","disposition":"active",
+   "bizLocation":{"id":"urn:epc:id:sgln:0614141.07346.0"},
+   "ilmd":{"cbvmda:lotNumber":"LOT7","cbvmda:itemExpirationDate":"2027-01-31"}},
+  {"type":"AggregationEvent","eventTime":"2024-01-02T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD",
+   "parentID":"urn:epc:id:sscc:0614141.1234567890","childEPCs":["urn:epc:id:sgtin:0614141.107346.2017"],
+   "bizStep":"packing","bizLocation":{"id":"urn:epc:id:sgln:0614141.07346.0"}},
+  {"type":"ObjectEvent","eventTime":"2024-01-03T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+   "epcList":["urn:epc:id:sscc:0614141.1234567890"],"bizStep":"urn:epcglobal:cbv:bizstep:shipping",
+   "disposition":"in_transit","readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1"}}
+ ]}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_gs1_examples_over_http() {
+    let base = Path::new(EXAMPLES);
+    assert!(
+        base.is_dir(),
+        "reference data missing: {} (the tests read ../shared/gs1-epcis next to the project)",
+        base.display()
+    );
+    let mut files = Vec::new();
+    walk(base, &mut files);
+    files.sort();
+    assert!(files.len() >= 120);
+    let srv = Server::start(Config::default()).await;
+    let (mut ok, mut refused, mut xml_ok) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(EXAMPLES).unwrap().display().to_string();
+        let bytes = std::fs::read(f).unwrap();
+        let xml = rel.ends_with(".xml");
+        let ct = if xml {
+            "application/xml"
+        } else {
+            "application/ld+json"
+        };
+        let oracle = unitrace_epcis::validate_document(&bytes);
+        let hashes = unitrace_epcis::hash_document(&bytes).ok();
+        match (oracle, srv.capture(ct, bytes).await) {
+            (Ok(()), Ok(job)) => {
+                // Another example may carry the same eventID with other content: a conflict is
+                // reported per event, never a server fault.
+                if job["success"] != true {
+                    let errs = job["errors"].as_array().unwrap();
+                    if !errs
+                        .iter()
+                        .all(|e| e["message"].as_str().unwrap().starts_with("conflict"))
+                    {
+                        failures.push(format!("{rel}: job failed: {job}"));
+                    }
+                    continue;
+                }
+                // Read back every event by its hash ID.
+                for h in hashes.unwrap_or_default() {
+                    let r = srv.get(&format!("/events/{}", enc(&h))).await;
+                    if r.status() != StatusCode::OK {
+                        failures.push(format!("{rel}: event {h} not found after capture"));
+                    }
+                }
+                ok += 1;
+                xml_ok += usize::from(xml);
+            }
+            (Ok(()), Err((s, p))) => failures.push(format!("{rel}: valid, refused {s}: {p}")),
+            (Err(_), Ok(_)) => failures.push(format!("{rel}: invalid, accepted")),
+            (Err(expected), Err((s, p))) => {
+                if s != StatusCode::BAD_REQUEST
+                    || p["type"] != "epcisException:ValidationException"
+                    || p["problems"].as_array().map(Vec::len) != Some(expected.len().min(1000))
+                    || p["problems"][0]["pointer"] != json!(expected[0].pointer)
+                {
+                    failures.push(format!("{rel}: refused with {s} {p}"));
+                }
+                refused += 1;
+            }
+        }
+    }
+    eprintln!("{ok} captured ({xml_ok} XML), {refused} refused");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(ok >= 100 && xml_ok >= 20 && refused >= 5);
+
+    // Read back through queries, in all three formats.
+    let r = srv.get("/events?eventType=ObjectEvent&perPage=5").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/ld+json");
+    assert!(r.headers().get("link").is_some());
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["type"], "EPCISQueryDocument");
+    let list = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap();
+    assert_eq!(list.len(), 5);
+    assert!(list.iter().all(|e| e["type"] == "ObjectEvent"));
+    let r = srv
+        .client
+        .get(srv.url("/events?perPage=20"))
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("EPCISQueryDocument"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    // Every page of a paginated query, following Link headers.
+    let mut url = srv.url("/events?perPage=20");
+    let mut seen = std::collections::HashSet::new();
+    let mut pages = 0;
+    loop {
+        let r = srv.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let next = r.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
+        });
+        let d: Value = r.json().await.unwrap();
+        for e in d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(seen.insert(e.to_string()), "an event on two pages");
+        }
+        pages += 1;
+        match next {
+            Some(n) => url = srv.url(&n),
+            None => break,
+        }
+    }
+    assert!(
+        pages > 2 && seen.len() > 50,
+        "{pages} pages, {} events",
+        seen.len()
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_in_every_identifier_form() {
+    let srv = Server::start(Config::default()).await;
+    let job = srv
+        .capture("application/ld+json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    assert_eq!(job["success"], true, "{job}");
+    let forms = [
+        "urn:epc:id:sgtin:0614141.107346.2017",
+        "https://id.gs1.org/01/10614141073464/21/2017",
+        "(01)10614141073464(21)2017",
+    ];
+    let mut answers = Vec::new();
+    for f in forms {
+        let r = srv.get(&format!("/items/{}", enc(f))).await;
+        assert_eq!(r.status(), StatusCode::OK, "{f}");
+        answers.push(r.json::<Value>().await.unwrap());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    let item = &answers[0];
+    assert_eq!(
+        item["identity"]["epc_uri"],
+        "urn:epc:id:sgtin:0614141.107346.2017"
+    );
+    assert_eq!(
+        item["identity"]["digital_link"],
+        "https://id.gs1.org/01/10614141073464/21/2017"
+    );
+    assert_eq!(item["identity"]["bracketed"], "(01)10614141073464(21)2017");
+    let st = &item["state"];
+    assert_eq!(st["lot"], "LOT7");
+    assert_eq!(st["expiry"], "2027-01-31");
+    assert_eq!(st["parent"], "urn:epc:id:sscc:0614141.1234567890");
+    assert_eq!(st["commissioned_at"], "2024-01-01T00:00:00.000Z");
+    for k in [
+        "biz_location",
+        "read_point",
+        "disposition",
+        "persistent_dispositions",
+        "last_event_time",
+    ] {
+        assert!(st.get(k).is_some(), "state.{k}");
+    }
+    let tl = item["timeline"].as_array().unwrap();
+    assert_eq!(tl.len(), 3, "{tl:?}");
+    assert_eq!(tl[2]["inferred"], true);
+    assert_eq!(tl[0]["inferred"], false);
+
+    // The resolver: JSON, HTML, and a lot.
+    let r = srv.get("/01/10614141073464/21/2017").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], item["id"]);
+    let r = srv
+        .client
+        .get(srv.url("/01/10614141073464/21/2017"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("LOT7"));
+    let r = srv.get("/01/10614141073464/10/LOT7").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let r = srv.get("/00/106141412345678908").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let sscc: Value = r.json().await.unwrap();
+    assert_eq!(
+        sscc["children"],
+        json!(["urn:epc:id:sgtin:0614141.107346.2017"])
+    );
+    let r = srv
+        .get("/01/10614141073464/21/2017?linkType=gs1:certificationInfo")
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    problem(r).await;
+
+    // Tree and genealogy.
+    let t: Value = srv
+        .get("/items/urn%3Aepc%3Aid%3Asscc%3A0614141.1234567890/tree")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        t["children"][0]["epc"],
+        "urn:epc:id:sgtin:0614141.107346.2017"
+    );
+    let g = srv
+        .get(&format!("/items/{}/genealogy", enc(forms[0])))
+        .await;
+    assert_eq!(g.status(), StatusCode::OK);
+
+    // Listing and pagination of units.
+    let mut url = srv.url("/items?gtin=10614141073464&perPage=2");
+    let mut ids = Vec::new();
+    loop {
+        let r = srv.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let next = r.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
+        });
+        let v: Value = r.json().await.unwrap();
+        for i in v["items"].as_array().unwrap() {
+            ids.push(i["id"].as_str().unwrap().to_string());
+        }
+        match next {
+            Some(n) => url = srv.url(&n),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 3);
+    let v: Value = srv
+        .get("/items?lot=LOT7&location=urn%3Aepc%3Aid%3Asgln%3A0614141.07346.0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+
+    // Unknown and invalid identifiers.
+    let r = srv
+        .get("/items/urn%3Aepc%3Aid%3Asgtin%3A0614141.107346.9999")
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        problem(r).await["type"],
+        "epcisException:NoSuchResourceException"
+    );
+    let r = srv.get("/items/(01)10614141073465(21)2017").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let p = problem(r).await;
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not a valid identifier"));
+
+    // Queries by the resource routes, normalised values, named queries.
+    for p in [
+        "/bizSteps/shipping/events",
+        "/bizSteps/urn%3Aepcglobal%3Acbv%3Abizstep%3Ashipping/events",
+        "/events?EQ_bizStep=https%3A%2F%2Fref.gs1.org%2Fcbv%2FBizStep-shipping",
+        "/epcs/urn%3Aepc%3Aid%3Asscc%3A0614141.1234567890/events?eventType=ObjectEvent",
+    ] {
+        let d: Value = srv.get(p).await.json().await.unwrap();
+        assert_eq!(
+            d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "{p}"
+        );
+    }
+    let r = srv
+        .client
+        .post(srv.url("/queries"))
+        .json(&json!({"name": "shipped", "query": {"EQ_bizStep": ["shipping"], "eventType": "ObjectEvent"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let d: Value = srv
+        .get("/queries/shipped/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(d["epcisBody"]["queryResults"]["queryName"], "shipped");
+    let list: Value = srv.get("/queries").await.json().await.unwrap();
+    assert_eq!(list[0]["name"], "shipped");
+    let r = srv
+        .client
+        .delete(srv.url("/queries/shipped"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        srv.get("/queries/shipped").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // GS1-EPC-Format on output.
+    let r = srv
+        .client
+        .get(srv.url("/events?EQ_bizStep=commissioning"))
+        .header("GS1-EPC-Format", "Always_GS1_Digital_Link")
+        .send()
+        .await
+        .unwrap();
+    let d: Value = r.json().await.unwrap();
+    let epcs = &d["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"];
+    assert!(epcs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e.as_str().unwrap().starts_with("https://id.gs1.org/01/")));
+
+    // POST /events: one event, synchronous.
+    let ev = json!({"type":"ObjectEvent","eventTime":"2024-01-04T00:00:00Z","eventTimeZoneOffset":"+00:00",
+        "action":"OBSERVE","epcList":["urn:epc:id:sgtin:0614141.107346.2018"],"bizStep":"receiving",
+        "bizLocation":{"id":"urn:epc:id:sgln:0614141.07346.5"}});
+    let r = srv
+        .post("/events", "application/ld+json", ev.to_string())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(srv.get(&loc).await.status(), StatusCode::OK);
+    let r = srv
+        .post("/events", "application/ld+json", ev.to_string())
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a duplicate is not stored twice"
+    );
+    let it: Value = srv
+        .get("/items/urn%3Aepc%3Aid%3Asgtin%3A0614141.107346.2018")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        it["state"]["biz_location"],
+        "urn:epc:id:sgln:0614141.07346.5"
+    );
+
+    // Master data.
+    let r = srv
+        .client
+        .put(srv.url("/locations/urn%3Aepc%3Aid%3Asgln%3A0614141.07346.5"))
+        .json(&json!({"name": "Dock 5", "parent_id": "urn:epc:id:sgln:0614141.07346.0"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let l: Value = srv
+        .get("/locations/https%3A%2F%2Fid.gs1.org%2F414%2F0614141073467%2F254%2F5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["name"], "Dock 5");
+    assert_eq!(l["ancestors"], json!(["urn:epc:id:sgln:0614141.07346.0"]));
+    let r = srv
+        .client
+        .put(srv.url("/products/10614141073464"))
+        .json(&json!({"name": "Widget", "storage_temp_max_c": 8.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let p: Value = srv
+        .get("/products/10614141073464")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["name"], "Widget");
+    let r = srv.get("/products/10614141073465").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_4xx_problem_never_a_500() {
+    let srv = Server::start(Config {
+        max_capture_bytes: 64 * 1024,
+        max_events_per_capture: 3,
+        ..Config::default()
+    })
+    .await;
+    let cases: Vec<(&str, &str, &str, Vec<u8>, u16)> = vec![
+        (
+            "POST",
+            "/capture",
+            "application/json",
+            b"{\"type\":".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/capture",
+            "application/xml",
+            b"<EPCISDocument><".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/capture",
+            "text/plain",
+            UNIT_DOC.as_bytes().to_vec(),
+            415,
+        ),
+        (
+            "POST",
+            "/capture",
+            "application/xml",
+            UNIT_DOC.as_bytes().to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/capture",
+            "application/json",
+            vec![b' '; 100 * 1024],
+            413,
+        ),
+        ("POST", "/capture", "application/json", b"[]".to_vec(), 400),
+        ("POST", "/events", "application/json", b"{}".to_vec(), 400),
+        ("POST", "/events", "application/json", b"nope".to_vec(), 400),
+        (
+            "POST",
+            "/queries",
+            "application/json",
+            b"{\"name\":\"q\",\"query\":{\"bogus\":1}}".to_vec(),
+            400,
+        ),
+        ("GET", "/events?bogus=1", "", vec![], 400),
+        ("GET", "/events?GE_eventTime=yesterday", "", vec![], 400),
+        ("GET", "/events?perPage=0", "", vec![], 400),
+        ("GET", "/events?perPage=5000", "", vec![], 400),
+        ("GET", "/events?nextPageToken=3132", "", vec![], 400),
+        ("GET", "/events?nextPageToken=zz", "", vec![], 400),
+        ("GET", "/items?nextPageToken=7531", "", vec![], 400),
+        ("GET", "/items?colour=red", "", vec![], 400),
+        ("GET", "/items/not-an-identifier", "", vec![], 400),
+        ("GET", "/items/%FF%FE", "", vec![], 400),
+        (
+            "GET",
+            "/events/ni%3A%2F%2F%2Fsha-256%3Bdeadbeef",
+            "",
+            vec![],
+            404,
+        ),
+        ("GET", "/capture/999", "", vec![], 404),
+        ("GET", "/capture/abc", "", vec![], 404),
+        ("GET", "/queries/none/events", "", vec![], 404),
+        ("GET", "/nowhere", "", vec![], 404),
+        ("GET", "/01/123", "", vec![], 400),
+        (
+            "PUT",
+            "/locations/x",
+            "application/json",
+            b"[1]".to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            "/products/123",
+            "application/json",
+            b"{}".to_vec(),
+            400,
+        ),
+    ];
+    for (method, path, ct, body, status) in cases {
+        let mut req = srv
+            .client
+            .request(method.parse().unwrap(), srv.url(path))
+            .body(body);
+        if !ct.is_empty() {
+            req = req.header("content-type", ct);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        problem(r).await;
+    }
+    // Too many events for the capture limit.
+    let r = srv
+        .post(
+            "/capture",
+            "application/json",
+            UNIT_DOC.replace("\"eventList\":[", "\"eventList\":[{\"type\":\"ObjectEvent\",\"eventTime\":\"2024-01-01T00:00:00Z\",\"eventTimeZoneOffset\":\"+00:00\",\"action\":\"OBSERVE\",\"epcList\":[]},"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        problem(r).await["type"],
+        "epcisException:CaptureLimitExceededException"
+    );
+    // A bad capture error behaviour.
+    let r = srv
+        .client
+        .post(srv.url("/capture"))
+        .header("content-type", "application/json")
+        .header("GS1-Capture-Error-Behaviour", "sometimes")
+        .body(UNIT_DOC)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A tampered page token of a real query.
+    srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    let r = srv.get("/events?perPage=1").await;
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    let url = &link[link.find('<').unwrap() + 1..link.find('>').unwrap()];
+    let tampered = format!("{}0", &url[..url.len() - 1]);
+    let r = srv.get(&tampered).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{tampered}");
+    assert_eq!(
+        problem(r).await["type"],
+        "epcisException:QueryParameterException"
+    );
+    // The same token for another query.
+    let token = &url[url.find("nextPageToken=").unwrap() + 14..];
+    let r = srv
+        .get(&format!(
+            "/events?perPage=1&eventType=ObjectEvent&nextPageToken={token}"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Unacceptable output type.
+    let r = srv
+        .client
+        .get(srv.url("/events"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_health_metrics_docs() {
+    let srv = Server::start(Config::default()).await;
+    for p in [
+        "/capture",
+        "/events",
+        "/queries",
+        "/bizSteps/shipping/events",
+    ] {
+        let r = srv
+            .client
+            .request(reqwest::Method::OPTIONS, srv.url(p))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{p}");
+        let h = r.headers();
+        assert_eq!(h["GS1-EPCIS-Version"], "2.0.0");
+        assert_eq!(h["GS1-CBV-Version"], "2.0.0");
+        assert_eq!(h["GS1-EPCIS-Capture-Limit"], "10000");
+        for k in [
+            "GS1-EPCIS-Capture-File-Size-Limit",
+            "GS1-Extensions",
+            "GS1-EPC-Format",
+            "GS1-CBV-XML-Format",
+        ] {
+            assert!(h.get(k).is_some(), "{p}: {k}");
+        }
+    }
+    assert_eq!(srv.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(srv.get("/readyz").await.status(), StatusCode::OK);
+    let o: Value = srv.get("/openapi.json").await.json().await.unwrap();
+    assert!(o["paths"]["/items/{id}"].is_object());
+    let d = srv.get("/docs").await.text().await.unwrap();
+    assert!(d.contains("/openapi.json") && !d.contains("cdn"));
+    srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    let m = srv.get("/metrics").await.text().await.unwrap();
+    assert!(m.contains("unitrace_events_captured_total 3"), "{m}");
+    assert!(m.contains("route=\"/capture/{id}\""), "{m}");
+    assert!(m.contains("unitrace_http_request_duration_seconds_bucket"));
+    let et: Value = srv.get("/eventTypes").await.json().await.unwrap();
+    assert_eq!(et.as_array().unwrap().len(), 5);
+    let epcs: Value = srv.get("/epcs").await.json().await.unwrap();
+    assert_eq!(epcs.as_array().unwrap().len(), 4);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_accepted_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let store = SqliteStore::open(&path, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, state, async {
+        let _ = rx.await;
+    }));
+    let client = Client::new();
+    let r = client
+        .post(format!("{base}/capture"))
+        .header("content-type", "application/json")
+        .body(UNIT_DOC)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    // Everything accepted is stored.
+    let store = SqliteStore::open(&path, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let page = unitrace_store::Store::query_events(&store, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 3);
+}
