@@ -367,3 +367,37 @@ fn larger_scale_stays_valid() {
         assert!(hashes.into_iter().all(|h| seen.insert(h)));
     }
 }
+
+/// Captured in document order, every unit is created (commissioned, or packed as a new container)
+/// before any other event names it, and no event time goes back within a scenario's documents.
+fn assert_causal(demo: &Demo) {
+    let mut known: HashSet<&str> = HashSet::new();
+    for e in events(demo) {
+        let creates: Vec<&str> = if e["bizStep"] == "commissioning" {
+            strs(&e["epcList"])
+        } else if e["type"] == "AggregationEvent" && e["action"] == "ADD" {
+            e["parentID"].as_str().into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        for x in &creates {
+            assert!(known.insert(x), "{x} created twice");
+        }
+        for x in epcs(e) {
+            assert!(
+                known.contains(x),
+                "{x} used at {} before it exists",
+                e["eventTime"]
+            );
+        }
+    }
+}
+
+#[test]
+fn causal_order() {
+    assert_causal(demo());
+    assert_causal(&generate(&DemoConfig {
+        scale: 4,
+        max_events_per_document: 37,
+    }));
+}
