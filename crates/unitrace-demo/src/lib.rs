@@ -680,7 +680,9 @@ impl Gen {
         let owner = c.gln.clone();
         self.location(&id, name.into(), None, LocationKind::Site, coord, &owner);
         // Sub-locations sit a few metres apart: coordinates differ in the fourth decimal.
-        let near = |k: usize| (coord.0 + 0.0001 * k as f64, coord.1 + 0.0001 * k as f64);
+        // Computed in units of 1e-4 degrees so the numbers print as short decimals.
+        let step = |x: f64, k: usize| ((x * 1e4).round() + k as f64) / 1e4;
+        let near = |k: usize| (step(coord.0, k), step(coord.1, k));
         let building = sgln(&gln, Some("B1"));
         self.location(
             &building,
