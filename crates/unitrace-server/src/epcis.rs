@@ -142,6 +142,11 @@ fn body_format(h: &HeaderMap, body: &[u8]) -> ApiResult<Format> {
 
 async fn prepare(state: &AppState, body: Bytes) -> ApiResult<Prepared> {
     let max = state.config.max_events_per_capture;
+    let _permit = state
+        .prepare_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
     let res = tokio::task::spawn_blocking(move || prepare_document(&body, max))
         .await
         .map_err(|e| ApiError::internal(format!("capture task failed: {e}")))?;

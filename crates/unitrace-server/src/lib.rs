@@ -95,6 +95,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Named queries (in memory: the store has no table for them yet; lost on restart).
     pub queries: Arc<Mutex<HashMap<String, Value>>>,
+    /// Bounds the documents parsed and validated at once (each may be up to the capture size).
+    pub prepare_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -112,6 +114,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             queries: Arc::new(Mutex::new(HashMap::new())),
+            prepare_permits: Arc::new(tokio::sync::Semaphore::new(PREPARE_CONCURRENCY)),
         }
     }
 }
@@ -197,6 +200,9 @@ impl Jobs {
         }
     }
 }
+
+/// Capture documents parsed and validated at the same time.
+const PREPARE_CONCURRENCY: usize = 4;
 
 /// Number of background capture workers (captures share group commits in the store).
 const WORKERS: usize = 4;

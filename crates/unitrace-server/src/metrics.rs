@@ -133,7 +133,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    // Standard methods only, so that labels stay bounded.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "HEAD" | "PATCH") => m.to_string(),
+        _ => "OTHER".to_string(),
+    };
     let start = Instant::now();
     let resp = next.run(req).await;
     state.metrics.observe(

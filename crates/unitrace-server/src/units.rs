@@ -76,6 +76,11 @@ async fn item_json(state: &AppState, key: &str, identity: Value) -> ApiResult<Va
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event names {key}")))?;
     let children = state.store.children(key).await?;
+    // Where it is now, through its containers (a pallet moved after packing carries its cases).
+    let current =
+        state.store.current_location(key).await?.map(
+            |c| json!({"biz_location": c.biz_location, "since": rfc3339(c.since), "via": c.via}),
+        );
     let timeline = state.store.timeline(key).await?;
     let tl: Vec<Value> = timeline
         .into_iter()
@@ -102,6 +107,7 @@ async fn item_json(state: &AppState, key: &str, identity: Value) -> ApiResult<Va
         "id": key,
         "identity": identity,
         "state": state_json(&st),
+        "current_location": current,
         "children": children,
         "timeline": tl,
     }))

@@ -312,6 +312,10 @@ async fn units_in_every_identifier_form() {
     assert_eq!(tl.len(), 3, "{tl:?}");
     assert_eq!(tl[2]["inferred"], true);
     assert_eq!(tl[0]["inferred"], false);
+    assert_eq!(
+        item["current_location"]["biz_location"],
+        "urn:epc:id:sgln:0614141.07346.0"
+    );
 
     // The resolver: JSON, HTML, and a lot.
     let r = srv.get("/01/10614141073464/21/2017").await;
