@@ -498,6 +498,22 @@ fn epc_format(h: &HeaderMap) -> ApiResult<EpcFormat> {
     }
 }
 
+fn cbv_xml_format(h: &HeaderMap) -> ApiResult<unitrace_epcis::CbvXmlFormat> {
+    use unitrace_epcis::CbvXmlFormat as F;
+    match h.get("GS1-CBV-XML-Format").map(|v| v.to_str()) {
+        None => Ok(F::NoPreference),
+        Some(Ok(v)) => match v.trim() {
+            "No_Preference" | "Never_Translates" => Ok(F::NoPreference),
+            "Always_Web_URI" => Ok(F::AlwaysWebUri),
+            "Always_URN" => Ok(F::AlwaysUrn),
+            other => Err(ApiError::validation(format!(
+                "GS1-CBV-XML-Format {other:?}: No_Preference, Always_Web_URI, Always_URN or Never_Translates"
+            ))),
+        },
+        Some(Err(_)) => Err(ApiError::validation("GS1-CBV-XML-Format is not ASCII")),
+    }
+}
+
 fn set_link(r: &mut Response, url: &str) {
     if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
         r.headers_mut().insert(header::LINK, v);
@@ -532,7 +548,11 @@ fn query_document(
     });
     let mut r = match fmt {
         OutFormat::Xml => {
-            let xml = unitrace_epcis::write_document_value(&doc)
+            let opts = unitrace_epcis::XmlWriteOptions {
+                cbv_format: cbv_xml_format(headers)?,
+                pretty: false,
+            };
+            let xml = unitrace_epcis::xml::write_document_value_with(&doc, opts)
                 .map_err(|e| ApiError::internal(format!("XML output: {e}")))?;
             (
                 StatusCode::OK,

@@ -228,6 +228,22 @@ async fn all_gs1_examples_over_http() {
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(
+        text.contains("urn:epcglobal:cbv:"),
+        "CBV values as URNs in XML by default"
+    );
+    let r = srv
+        .client
+        .get(srv.url("/events?perPage=20"))
+        .header("accept", "application/xml")
+        .header("GS1-CBV-XML-Format", "Always_Web_URI")
+        .send()
+        .await
+        .unwrap();
+    let web = r.text().await.unwrap();
+    assert!(
+        web.contains("https://ref.gs1.org/cbv/") && !web.contains(">urn:epcglobal:cbv:bizstep")
+    );
+    assert!(
         text.contains("EPCISQueryDocument"),
         "{}",
         &text[..200.min(text.len())]
@@ -684,7 +700,8 @@ async fn bad_input_is_a_4xx_problem_never_a_500() {
     let r = srv.get("/events?perPage=1").await;
     let link = r.headers()["link"].to_str().unwrap().to_string();
     let url = &link[link.find('<').unwrap() + 1..link.find('>').unwrap()];
-    let tampered = format!("{}0", &url[..url.len() - 1]);
+    let last = if url.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &url[..url.len() - 1]);
     let r = srv.get(&tampered).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{tampered}");
     assert_eq!(
