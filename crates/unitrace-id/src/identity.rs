@@ -400,6 +400,9 @@ pub enum Identity {
         gln: Gln,
         extension: Option<GlnExtension>,
     },
+    /// (417): a party (PGLN). Not a unit, but EPCIS names parties (source/destination owning
+    /// party) by `urn:epc:id:pgln:`.
+    Pgln(Gln),
     /// (8003) with serial.
     Grai(Grai),
     /// (8004).
@@ -424,6 +427,7 @@ pub enum Kind {
     Sgtin,
     Sscc,
     Sgln,
+    Pgln,
     Grai,
     Giai,
     Gsrn,
@@ -441,6 +445,7 @@ impl Kind {
             Kind::Sgtin => "sgtin",
             Kind::Sscc => "sscc",
             Kind::Sgln => "sgln",
+            Kind::Pgln => "pgln",
             Kind::Grai => "grai",
             Kind::Giai => "giai",
             Kind::Gsrn => "gsrn",
@@ -457,6 +462,7 @@ impl Kind {
             "sgtin" => Kind::Sgtin,
             "sscc" => Kind::Sscc,
             "sgln" => Kind::Sgln,
+            "pgln" => Kind::Pgln,
             "grai" => Kind::Grai,
             "giai" => Kind::Giai,
             "gsrn" => Kind::Gsrn,
@@ -511,6 +517,7 @@ impl Identity {
             Identity::Gdti(_) => Kind::Gdti,
             Identity::Sgcn(_) => Kind::Sgcn,
             Identity::Cpi { .. } => Kind::Cpi,
+            Identity::Pgln(_) => Kind::Pgln,
             Identity::Gid(_) => Kind::Gid,
         }
     }
@@ -582,6 +589,12 @@ impl Identity {
                 });
             }
         }
+        // A party GLN is the identity only of data that names nothing else.
+        if found.is_empty() {
+            if let Some(v) = one(pairs, "417")? {
+                found.push(Identity::Pgln(Gln::new(v)?));
+            }
+        }
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.pop()),
@@ -611,6 +624,7 @@ impl Identity {
                 }
                 v
             }
+            Identity::Pgln(g) => vec![p("417", g.as_str())],
             Identity::Grai(g) => vec![p("8003", g.as_str())],
             Identity::Giai(g) => vec![p("8004", g.as_str())],
             Identity::Gsrn(g) => vec![p("8018", g.as_str())],
@@ -657,6 +671,7 @@ impl Identity {
             Identity::Sgtin { gtin, .. } => &gtin.as_str()[1..],
             Identity::Sscc(s) => &s.as_str()[1..],
             Identity::Sgln { gln, .. } => gln.as_str(),
+            Identity::Pgln(gln) => gln.as_str(),
             Identity::Grai(g) => &g.as_str()[1..],
             Identity::Giai(g) => g.as_str(),
             Identity::Gsrn(g) | Identity::Gsrnp(g) => g.as_str(),
@@ -721,6 +736,10 @@ impl Identity {
                     Cow::Borrowed(&g[l..12]),
                     extension.as_ref().map_or("0", |e| e.as_str()),
                 )
+            }
+            Identity::Pgln(gln) => {
+                let g = gln.as_str();
+                parts(&g[..l], Cow::Borrowed(&g[l..12]), "")
             }
             Identity::Grai(v) => {
                 let g = v.as_str();
@@ -805,6 +824,13 @@ impl Identity {
                     gln: Gln::new(&key(format!("{gcp}{reference}")))?,
                     extension: GlnExtension::new(serial)?,
                 }
+            }
+            Kind::Pgln => {
+                digits_ref(12)?;
+                if !serial.is_empty() {
+                    return Err(IdError::syntax("EPC pgln: unexpected third field"));
+                }
+                Identity::Pgln(Gln::new(&key(format!("{gcp}{reference}")))?)
             }
             Kind::Grai => {
                 digits_ref(12)?;

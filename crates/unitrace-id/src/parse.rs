@@ -278,6 +278,26 @@ mod tests {
     }
 
     #[test]
+    fn party_gln_in_every_form() {
+        let resolver = GcpResolver::new();
+        let p = parse_any("urn:epc:id:pgln:4012345.00000").unwrap();
+        assert_eq!(p.bracketed(), "(417)4012345000009");
+        let dl = p.digital_link().unwrap();
+        assert_eq!(dl, "https://id.gs1.org/417/4012345000009");
+        let back = parse_any(&dl).unwrap();
+        assert_eq!(back.identity, p.identity);
+        assert_eq!(
+            back.epc_uri(&resolver).unwrap(),
+            "urn:epc:id:pgln:4012345.00000"
+        );
+        // A party GLN next to a unit's key does not make the data ambiguous: the unit wins.
+        let both = parse_any("(01)09521234543213(21)X(417)4012345000009").unwrap();
+        assert!(matches!(both.identity, Some(Identity::Sgtin { .. })));
+        assert!(parse_any("urn:epc:id:pgln:4012345.00000.0").is_err());
+        assert!(parse_any("urn:epc:id:pgln:4012345.0000").is_err());
+    }
+
+    #[test]
     fn bad_input_names_the_problem() {
         let err = parse_any("(01)09521234543214(21)X")
             .unwrap_err()

@@ -8,10 +8,11 @@ use unitrace_id::epc::{
 use unitrace_id::gcp::{table_gcp_len, GcpResolver};
 use unitrace_id::identity::{Gid, Identity, Kind};
 
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 12] = [
     Kind::Sgtin,
     Kind::Sscc,
     Kind::Sgln,
+    Kind::Pgln,
     Kind::Grai,
     Kind::Giai,
     Kind::Gsrn,
@@ -38,7 +39,7 @@ fn serial() -> impl Strategy<Value = String> {
 fn identity() -> impl Strategy<Value = (Identity, usize)> {
     let gid = (0u64..1 << 28, 0u64..1 << 24, 0u64..1 << 36)
         .prop_map(|(m, c, s)| (Identity::Gid(Gid::new(m, c, s).unwrap()), 0usize));
-    let gs1 = (0usize..10, 6usize..=12)
+    let gs1 = (0usize..11, 6usize..=12)
         .prop_flat_map(|(k, l)| {
             let kind = KINDS[k];
             let rd = match kind {
@@ -62,7 +63,9 @@ fn identity() -> impl Strategy<Value = (Identity, usize)> {
             |(kind, gcp, reference, serial, num, giai)| {
                 let (reference, serial) = match kind {
                     Kind::Sgcn | Kind::Cpi => (reference, num),
-                    Kind::Sscc | Kind::Gsrn | Kind::Gsrnp => (reference, String::new()),
+                    Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Pgln => {
+                        (reference, String::new())
+                    }
                     Kind::Giai => (String::new(), giai),
                     Kind::Grai => (reference, serial.chars().take(16).collect()),
                     Kind::Gdti => (reference, serial.chars().take(17).collect()),
@@ -121,6 +124,8 @@ proptest! {
         let fits_some = match &id {
             Identity::Cpi { serial, .. } => serial.as_str() == "0" || !serial.as_str().starts_with('0'),
             Identity::Giai(g) => g.as_str().len() - l <= 30 - l,
+            // No TDS binary scheme carries a party GLN.
+            Identity::Pgln(_) => false,
             _ => true,
         };
         if fits_some {

@@ -206,7 +206,8 @@ impl Scheme {
             Kind::Grai => (44, 12),
             Kind::Sgln | Kind::Gdti | Kind::Sgcn => (41, 12),
             Kind::Giai => (0, 12),
-            Kind::Cpi | Kind::Gid => (0, 0),
+            // No TDS binary scheme carries a PGLN.
+            Kind::Cpi | Kind::Gid | Kind::Pgln => (0, 0),
         }
     }
 

@@ -101,7 +101,7 @@ pub struct EpcPattern {
 
 fn field_count(kind: Kind) -> usize {
     match kind {
-        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Giai => 2,
+        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Pgln | Kind::Giai => 2,
         _ => 3,
     }
 }

@@ -115,7 +115,7 @@ pub(crate) fn write_fields(out: &mut String, id: &Identity, gcp_len: usize) -> R
             out.push('.');
             escape_into(out, p.serial);
         }
-        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp => {
+        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Pgln => {
             out.push('.');
             out.push_str(&p.reference);
         }
@@ -193,7 +193,7 @@ fn decimal_no_leading_zeros(s: &str, what: &str) -> Result<u64, IdError> {
 pub(crate) fn parse_fields(kind: Kind, rest: &str) -> Result<EpcUri, IdError> {
     let name = kind.name();
     let n = match kind {
-        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Giai => 2,
+        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Pgln | Kind::Giai => 2,
         _ => 3,
     };
     let f: Vec<&str> = rest.splitn(n, '.').collect();
@@ -219,7 +219,9 @@ pub(crate) fn parse_fields(kind: Kind, rest: &str) -> Result<EpcUri, IdError> {
             let r = unescape_gs3a3(f[1], "asset reference")?;
             Identity::from_epc_parts(kind, gcp, "", &r)?
         }
-        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp => Identity::from_epc_parts(kind, gcp, f[1], "")?,
+        Kind::Sscc | Kind::Gsrn | Kind::Gsrnp | Kind::Pgln => {
+            Identity::from_epc_parts(kind, gcp, f[1], "")?
+        }
         Kind::Sgcn => Identity::from_epc_parts(kind, gcp, f[1], f[2])?,
         Kind::Cpi => {
             let r = unescape(f[1], "part reference", cpi_literal, is_cset39)?;
