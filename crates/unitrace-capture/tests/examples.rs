@@ -181,3 +181,46 @@ async fn garbage_is_refused_with_a_problem() {
         }
     }
 }
+
+#[tokio::test]
+async fn header_master_data_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("s.sqlite"), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let doc = r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+      "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+      "epcisHeader":{"epcisMasterData":{"vocabularyList":[
+        {"type":"urn:epcglobal:epcis:vtype:BusinessLocation","vocabularyElementList":[
+          {"id":"urn:epc:id:sgln:0614141.07346.0",
+           "attributes":[{"id":"urn:epcglobal:cbv:mda#name","attribute":"Plant"}],
+           "children":["urn:epc:id:sgln:0614141.07346.1"]}]},
+        {"type":"urn:epcglobal:epcis:vtype:EPCClass","vocabularyElementList":[
+          {"id":"urn:epc:idpat:sgtin:0614141.107346.*",
+           "attributes":[{"id":"urn:epcglobal:cbv:mda#descriptionShort","attribute":"Widget"}]}]}]}},
+      "epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z",
+        "eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+        "epcList":["urn:epc:id:sgtin:0614141.107346.1"]}]}}"#;
+    let r = capture_document(&store, doc.as_bytes(), CaptureMode::Rollback)
+        .await
+        .unwrap();
+    assert!(r.is_success());
+    assert_eq!(r.master_data, 3);
+    let plant = store
+        .get_location("urn:epc:id:sgln:0614141.07346.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plant.name.as_deref(), Some("Plant"));
+    let dock = store
+        .get_location("urn:epc:id:sgln:0614141.07346.1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dock.parent_id.as_deref(),
+        Some("urn:epc:id:sgln:0614141.07346.0")
+    );
+    let p = store.get_product("10614141073464").await.unwrap().unwrap();
+    assert_eq!(p.name.as_deref(), Some("Widget"));
+}
