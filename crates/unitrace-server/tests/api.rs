@@ -30,7 +30,15 @@ impl Server {
         let store = SqliteStore::open(dir.path().join("t.sqlite"), Arc::new(SystemClock))
             .await
             .unwrap();
-        let state = AppState::new(Arc::new(store), config);
+        Server::start_on(Arc::new(store), config, dir).await
+    }
+
+    async fn start_on(
+        store: Arc<dyn unitrace_store::Store>,
+        config: Config,
+        dir: tempfile::TempDir,
+    ) -> Server {
+        let state = AppState::new(store, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -283,6 +291,73 @@ async fn all_gs1_examples_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn units_in_every_identifier_form() {
     let srv = Server::start(Config::default()).await;
+    unit_scenario(&srv).await;
+    srv.stop().await;
+}
+
+/// The same scenario on PostgreSQL, in a database of its own, when `UNITRACE_TEST_POSTGRES`
+/// holds a server URL (skipped with a notice otherwise; `UNITRACE_REQUIRE_POSTGRES=1` fails).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_in_every_identifier_form_on_postgres() {
+    let url = match std::env::var("UNITRACE_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            assert!(
+                std::env::var("UNITRACE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "UNITRACE_REQUIRE_POSTGRES=1 but UNITRACE_TEST_POSTGRES is not set"
+            );
+            eprintln!("notice: UNITRACE_TEST_POSTGRES is not set; PostgreSQL server test skipped");
+            return;
+        }
+    };
+    let db = format!("unitrace_server_test_{}", std::process::id());
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}"));
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let mut cfg: tokio_postgres::Config = url.parse().unwrap();
+    cfg.dbname(&db);
+    let mut parts = vec![format!("dbname={db}")];
+    for h in cfg.get_hosts() {
+        if let tokio_postgres::config::Host::Tcp(h) = h {
+            parts.push(format!("host={h}"));
+        }
+    }
+    if let Some(p) = cfg.get_ports().first() {
+        parts.push(format!("port={p}"));
+    }
+    if let Some(u) = cfg.get_user() {
+        parts.push(format!("user={u}"));
+    }
+    if let Some(pw) = cfg.get_password() {
+        parts.push(format!("password={}", String::from_utf8_lossy(pw)));
+    }
+    let store =
+        unitrace_store_postgres::PostgresStore::connect(&parts.join(" "), Arc::new(SystemClock))
+            .await
+            .unwrap();
+    let srv = Server::start_on(
+        Arc::new(store),
+        Config::default(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    unit_scenario(&srv).await;
+    srv.stop().await;
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await;
+}
+
+async fn unit_scenario(srv: &Server) {
     let job = srv
         .capture("application/ld+json", UNIT_DOC.as_bytes().to_vec())
         .await
@@ -563,7 +638,6 @@ async fn units_in_every_identifier_form() {
     assert_eq!(p["name"], "Widget");
     let r = srv.get("/products/10614141073465").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
