@@ -344,4 +344,31 @@ mod tests {
             assert_eq!(e.kind, "QueryParameterException", "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_query_string_is_parsed_or_refused_never_a_panic(raw in ".{0,200}") {
+            if let Ok(p) = pairs(Some(&raw)) {
+                let _ = to_event_query(&p, 1000);
+            }
+        }
+
+        #[test]
+        fn any_parameter_value_is_parsed_or_refused(
+            name in proptest::sample::select(vec![
+                "eventType", "GE_eventTime", "EQ_action", "EQ_bizStep", "MATCH_epc", "MATCH_epcClass",
+                "EQ_quantity", "GE_quantity_KGM", "EQ_value_CEL", "EQ_bizTransaction_po", "perPage",
+                "nextPageToken", "orderBy", "EXISTS_errorDeclaration", "EQ_ILMD_cbvmda:lotNumber",
+                "EQ_bizLocation", "WD_readPoint", "maxEventCount",
+            ]),
+            value in ".{0,80}",
+        ) {
+            let _ = to_event_query(&[(name.to_string(), value)], 1000);
+        }
+
+        #[test]
+        fn any_identifier_is_parsed_or_refused(id in ".{0,120}") {
+            let _ = crate::units::identify(&id);
+        }
+    }
 }
