@@ -550,6 +550,37 @@ pub(crate) async fn resolve(
             )))
         }
     }
+    let ais = parsed.ais();
+    // A location: GLN, maybe with an extension.
+    if ais.iter().any(|(ai, _)| ai == "414") {
+        let sgln = unitrace_epcis::epc::dl_to_urn(&canonical)
+            .ok_or_else(|| ApiError::not_found(format!("no EPC form for {canonical}")))?;
+        let location = state.store.get_location(&sgln).await?;
+        let filter = UnitFilter {
+            biz_location: Some(sgln.clone()),
+            limit: Some(MAX_ITEMS + 1),
+            ..Default::default()
+        };
+        let units = state.store.list_units(&filter).await?;
+        if location.is_none() && units.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "nothing is known about {canonical}"
+            )));
+        }
+        let truncated = units.len() > MAX_ITEMS as usize;
+        let list: Vec<Value> = units
+            .iter()
+            .take(MAX_ITEMS as usize)
+            .map(|u| json!({"id": u.epc, "state": state_json(u)}))
+            .collect();
+        return Ok(json_ok(&json!({
+            "digital_link": canonical,
+            "location_id": sgln,
+            "location": location,
+            "items": list,
+            "truncated": truncated,
+        })));
+    }
     if parsed.identity.is_some() {
         let (key, identity) = identify(&dl)?;
         let v = item_json(state, &key, identity).await?;
@@ -560,7 +591,6 @@ pub(crate) async fn resolve(
         });
     }
     // A class: GTIN, maybe with a lot.
-    let ais = parsed.ais();
     let gtin = ais
         .iter()
         .find(|(ai, _)| ai == "01")

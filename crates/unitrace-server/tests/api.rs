@@ -440,6 +440,11 @@ async fn unit_scenario(srv: &Server) {
         sscc["children"],
         json!(["urn:epc:id:sgtin:0614141.107346.2017"])
     );
+    // A location: GLN with extension.
+    let r = srv.get("/414/0614141073467/254/0").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["location_id"], "urn:epc:id:sgln:0614141.07346.0");
     let r = srv
         .get("/01/10614141073464/21/2017?linkType=gs1:certificationInfo")
         .await;
