@@ -60,7 +60,7 @@ async fn main() {
     let store = SqliteStore::open(dir.path().join("bench.sqlite"), Arc::new(SystemClock))
         .await
         .unwrap();
-    let state = AppState::new(Arc::new(store), Config::default());
+    let state = AppState::new(Arc::new(store), Config::default()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -833,23 +833,24 @@ pub async fn post_query(
     // Check it now, so a stored query always runs.
     to_event_query(&pairs_of_json(&query)?, state.config.max_per_page)?;
     {
-        let mut t = lock(&state.queries);
-        if t.contains_key(&name) {
+        let mut d = lock(&state.registry.data);
+        if d.queries.contains_key(&name) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "ValidationException",
                 format!("a query named {name:?} exists; DELETE it first"),
             ));
         }
-        if t.len() >= state.config.max_named_queries {
+        if d.queries.len() >= state.config.max_named_queries {
             return Err(ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "ValidationException",
                 format!("at most {} named queries", state.config.max_named_queries),
             ));
         }
-        t.insert(name.clone(), query.clone());
+        d.queries.insert(name.clone(), query.clone());
     }
+    save(&state)?;
     let mut r = json_response(StatusCode::CREATED, &json!({"name": name, "query": query}));
     if let Ok(v) = HeaderValue::from_str(&format!("/queries/{name}")) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -858,18 +859,26 @@ pub async fn post_query(
 }
 
 pub async fn list_queries(State(state): State<AppState>) -> Response {
-    let t = lock(&state.queries);
-    let mut names: Vec<&String> = t.keys().collect();
-    names.sort();
-    let v: Vec<Value> = names
-        .into_iter()
-        .map(|n| json!({"name": n, "query": t[n]}))
+    let d = lock(&state.registry.data);
+    let v: Vec<Value> = d
+        .queries
+        .iter()
+        .map(|(n, q)| json!({"name": n, "query": q}))
         .collect();
+    drop(d);
     json_response(StatusCode::OK, &Value::Array(v))
 }
 
+fn save(state: &AppState) -> ApiResult<()> {
+    state
+        .registry
+        .save()
+        .map_err(|e| ApiError::internal(format!("cannot save the server state file: {e}")))
+}
+
 fn named(state: &AppState, name: &str) -> ApiResult<Value> {
-    lock(&state.queries)
+    lock(&state.registry.data)
+        .queries
         .get(name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))
@@ -892,9 +901,15 @@ pub async fn delete_query(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    lock(&state.queries)
-        .remove(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))?;
+    {
+        let mut d = lock(&state.registry.data);
+        d.queries
+            .remove(&name)
+            .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))?;
+        // Its subscriptions go with it.
+        d.subscriptions.retain(|_, s| s.query_name != name);
+    }
+    save(&state)?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_gs1_headers(r.headers_mut());
     Ok(r)
@@ -924,4 +939,147 @@ pub async fn query_events(
         .collect();
     let base = format!("/queries/{name}/events");
     run_query(&state, &headers, &base, &name, fixed, raw.as_deref()).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions (webhooks)
+
+pub async fn post_subscription(
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let name = path_or_400(name)?;
+    named(&state, &name)?;
+    let body = body_or_413(body, state.config.max_body_bytes)?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::validation(format!("malformed JSON: {e}")))?;
+    let dest = v
+        .get("dest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation("\"dest\" (the webhook URL) is required"))?
+        .to_string();
+    if !dest.starts_with("http://") || dest.len() > 2048 {
+        return Err(ApiError::validation(
+            "dest must be an http:// URL (this build delivers without TLS; put a TLS proxy in front)",
+        ));
+    }
+    if v.get("schedule").is_some_and(|s| !s.is_null()) {
+        return Err(ApiError::validation(
+            "scheduled subscriptions are not supported yet; use \"stream\": true",
+        ));
+    }
+    if v.get("stream").and_then(Value::as_bool) == Some(false) {
+        return Err(ApiError::validation(
+            "only stream subscriptions are supported (\"stream\": true)",
+        ));
+    }
+    let secret = match v.get("signatureToken").or_else(|| v.get("secret")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 1024 => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "signatureToken must be a string of 1..=1024 bytes",
+            ))
+        }
+    };
+    let report_if_empty = match v.get("reportIfEmpty") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::validation("reportIfEmpty must be a boolean")),
+    };
+    let now = now_ms();
+    let watermark = match v.get("initialRecordTime") {
+        None | Some(Value::Null) => now,
+        Some(Value::String(t)) => unitrace_epcis::time::parse_instant(t)
+            .map(|(i, _)| i.unix_millis())
+            .map_err(|e| ApiError::validation(format!("initialRecordTime: {e}")))?,
+        Some(_) => return Err(ApiError::validation("initialRecordTime must be a dateTime")),
+    };
+    let sub = {
+        let mut d = lock(&state.registry.data);
+        if d.subscriptions.len() >= crate::subs::MAX_SUBSCRIPTIONS {
+            return Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "ValidationException",
+                format!("at most {} subscriptions", crate::subs::MAX_SUBSCRIPTIONS),
+            ));
+        }
+        d.next_subscription += 1;
+        let sub = crate::subs::Subscription {
+            id: format!("sub{}", d.next_subscription),
+            query_name: name.clone(),
+            dest,
+            secret,
+            report_if_empty,
+            created_at: now,
+            watermark,
+            delivered_at_watermark: Vec::new(),
+            deliveries: 0,
+            failures: 0,
+            next_attempt: now,
+            last_error: None,
+        };
+        d.subscriptions.insert(sub.id.clone(), sub.clone());
+        sub
+    };
+    save(&state)?;
+    let mut r = json_response(StatusCode::CREATED, &sub.public_json());
+    if let Ok(v) = HeaderValue::from_str(&format!("/queries/{name}/subscriptions/{}", sub.id)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub async fn list_subscriptions(
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let name = path_or_400(name)?;
+    named(&state, &name)?;
+    let list: Vec<Value> = lock(&state.registry.data)
+        .subscriptions
+        .values()
+        .filter(|s| s.query_name == name)
+        .map(|s| s.public_json())
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
+pub async fn get_subscription(
+    State(state): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let (name, id) = path_or_400(p)?;
+    let s = lock(&state.registry.data)
+        .subscriptions
+        .get(&id)
+        .filter(|s| s.query_name == name)
+        .map(|s| s.public_json())
+        .ok_or_else(|| ApiError::not_found(format!("no subscription {id} of query {name}")))?;
+    Ok(json_response(StatusCode::OK, &s))
+}
+
+pub async fn delete_subscription(
+    State(state): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let (name, id) = path_or_400(p)?;
+    {
+        let mut d = lock(&state.registry.data);
+        match d.subscriptions.get(&id) {
+            Some(s) if s.query_name == name => {
+                d.subscriptions.remove(&id);
+            }
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "no subscription {id} of query {name}"
+                )))
+            }
+        }
+    }
+    save(&state)?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    add_gs1_headers(r.headers_mut());
+    Ok(r)
 }

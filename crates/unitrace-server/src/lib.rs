@@ -9,9 +9,10 @@ mod epcis;
 mod metrics;
 pub mod params;
 pub mod problem;
+pub mod subs;
 mod units;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,9 @@ pub struct Config {
     pub max_per_page: u32,
     /// Named queries kept.
     pub max_named_queries: usize,
+    /// Where named queries and subscriptions (with their delivery watermarks) are kept across
+    /// restarts; `None`: in memory only.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             jobs_kept: 10_000,
             max_per_page: 1_000,
             max_named_queries: 1_000,
+            state_file: None,
         }
     }
 }
@@ -93,16 +98,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
-    /// Named queries (in memory: the store has no table for them yet; lost on restart).
-    pub queries: Arc<Mutex<HashMap<String, Value>>>,
+    /// Named queries and subscriptions (in the state file when configured: the store has no
+    /// table for them yet).
+    pub registry: Arc<subs::Registry>,
     /// Bounds the documents parsed and validated at once (each may be up to the capture size).
     pub prepare_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+    /// Fails only when the state file exists and cannot be read.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> std::io::Result<AppState> {
         let (tx, rx) = mpsc::channel(config.queue_len.max(1));
-        AppState {
+        let registry = Arc::new(subs::Registry::load(config.state_file.clone())?);
+        Ok(AppState {
             store,
             jobs: Arc::new(Jobs {
                 next: AtomicU64::new(1),
@@ -113,9 +121,9 @@ impl AppState {
             }),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
-            queries: Arc::new(Mutex::new(HashMap::new())),
+            registry,
             prepare_permits: Arc::new(tokio::sync::Semaphore::new(PREPARE_CONCURRENCY)),
-        }
+        })
     }
 }
 
@@ -283,6 +291,16 @@ pub fn router(state: AppState) -> Router {
                 .options(epcis::options),
         )
         .route(
+            "/queries/{name}/subscriptions",
+            get(epcis::list_subscriptions)
+                .post(epcis::post_subscription)
+                .options(epcis::options),
+        )
+        .route(
+            "/queries/{name}/subscriptions/{id}",
+            get(epcis::get_subscription).delete(epcis::delete_subscription),
+        )
+        .route(
             "/queries/{name}/events",
             get(epcis::query_events).options(epcis::options),
         )
@@ -322,6 +340,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let workers = spawn_workers(&state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let delivery = tokio::spawn(subs::delivery_loop(state.clone(), stop_rx));
     let app = router(state.clone());
     let res = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -331,5 +351,7 @@ pub async fn run(
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(600), w).await;
     }
+    let _ = stop_tx.send(true);
+    let _ = delivery.await;
     res
 }

@@ -38,7 +38,7 @@ impl Server {
         config: Config,
         dir: tempfile::TempDir,
     ) -> Server {
-        let state = AppState::new(store, config);
+        let state = AppState::new(store, config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -863,7 +863,7 @@ async fn shutdown_finishes_accepted_captures() {
     let store = SqliteStore::open(&path, Arc::new(SystemClock))
         .await
         .unwrap();
-    let state = AppState::new(Arc::new(store), Config::default());
+    let state = AppState::new(Arc::new(store), Config::default()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -889,4 +889,145 @@ async fn shutdown_finishes_accepted_captures() {
         .await
         .unwrap();
     assert_eq!(page.events.len(), 3);
+}
+
+/// What the webhook receiver got: (GS1-Signature header, body) per delivery.
+type Deliveries = Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+/// A webhook receiver: fails its first answer (to exercise the retry), records every delivery.
+async fn receiver() -> (String, Deliveries) {
+    use axum::routing::post;
+    let got: Deliveries = Arc::default();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let g = g.clone();
+                let calls = calls.clone();
+                async move {
+                    if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let sig = headers
+                        .get("GS1-Signature")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    g.lock().unwrap().push((sig, body.to_vec()));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, got)
+}
+
+fn delivered_events(got: &[(Option<String>, Vec<u8>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (sig, body) in got {
+        assert_eq!(
+            sig.as_deref(),
+            Some(format!("sha256={}", unitrace_server::subs::sign("s3cret", body)).as_str()),
+            "every delivery is signed"
+        );
+        let d: Value = serde_json::from_slice(body).unwrap();
+        for e in d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+        {
+            out.push(e["eventTime"].as_str().unwrap().to_string() + e["type"].as_str().unwrap());
+        }
+    }
+    out
+}
+
+async fn wait_for(got: &Deliveries, n: usize) {
+    for _ in 0..300 {
+        if delivered_events(&got.lock().unwrap()).len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "only {:?} delivered",
+        delivered_events(&got.lock().unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
+    let (hook, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.sqlite");
+    let config = || Config {
+        state_file: Some(dir.path().join("state.json")),
+        ..Config::default()
+    };
+    let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
+    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+    let r = srv
+        .client
+        .post(srv.url("/queries"))
+        .json(&json!({"name": "all", "query": {"eventType": ["ObjectEvent", "AggregationEvent"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = srv
+        .client
+        .post(srv.url("/queries/all/subscriptions"))
+        .json(
+            &json!({"dest": hook, "signatureToken": "s3cret", "stream": true,
+            "initialRecordTime": "2000-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sub: Value = r.json().await.unwrap();
+    srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    wait_for(&got, 3).await;
+    srv.stop().await;
+
+    // A new process: the query, the subscription and its watermark are back.
+    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+    let s: Value = srv
+        .get(&format!(
+            "/queries/all/subscriptions/{}",
+            sub["subscriptionID"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(s["deliveries"].as_u64().unwrap() >= 1, "{s}");
+    let ev = json!({"type":"ObjectEvent","eventTime":"2024-01-09T00:00:00Z","eventTimeZoneOffset":"+00:00",
+        "action":"OBSERVE","epcList":["urn:epc:id:sgtin:0614141.107346.2019"],"bizStep":"receiving"});
+    let r = srv
+        .post("/events", "application/ld+json", ev.to_string())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    wait_for(&got, 4).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut all = delivered_events(&got.lock().unwrap());
+    assert_eq!(all.len(), 4, "{all:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 4, "nothing twice");
+    // Deleting the query deletes its subscriptions.
+    let r = srv
+        .client
+        .delete(srv.url("/queries/all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = srv.get("/queries/all/subscriptions").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    srv.stop().await;
 }

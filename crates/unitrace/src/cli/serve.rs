@@ -25,8 +25,9 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080). Env: UNITRACE_LISTEN.
     #[arg(long)]
     pub listen: Option<String>,
-    /// A TOML file with `db`, `listen` and limits (`max_capture_bytes`,
-    /// `max_events_per_capture`, `max_body_bytes`, `queue_len`, `max_per_page`).
+    /// A TOML file with `db`, `listen`, `state_file` (named queries and subscriptions; default
+    /// next to a SQLite database) and limits (`max_capture_bytes`, `max_events_per_capture`,
+    /// `max_body_bytes`, `queue_len`, `max_per_page`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Load the demo dataset (through the capture path) before serving.
@@ -47,6 +48,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     queue_len: Option<usize>,
     max_per_page: Option<u32>,
+    state_file: Option<PathBuf>,
 }
 
 fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
@@ -71,7 +73,23 @@ fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
         .or_else(|| env("UNITRACE_LISTEN"))
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let mut c = Config::default();
+    let state_file = file.state_file.clone().or_else(|| {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            return None;
+        }
+        let path = db.strip_prefix("sqlite:").unwrap_or(&db);
+        let path = path.strip_prefix("//").unwrap_or(path);
+        Some(
+            Path::new(path)
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("unitrace-server-state.json"),
+        )
+    });
+    let mut c = Config {
+        state_file,
+        ..Config::default()
+    };
     if let Some(v) = file.max_capture_bytes {
         c.max_capture_bytes = v;
     }
@@ -243,7 +261,7 @@ pub fn run(args: ServeArgs) -> Result<bool> {
             );
             println!("  curl -s '{url}/events?EQ_bizStep=shipping&perPage=5'");
         }
-        let state = AppState::new(store, config);
+        let state = AppState::new(store, config).context("reading the server state file")?;
         unitrace_server::run(listener, state, shutdown_signal())
             .await
             .context("serving")?;
