@@ -51,14 +51,33 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    use std::fmt::Write;
     let depth = lock(&state.jobs.table)
         .values()
         .filter(|j| j.running)
         .count();
+    let mut text = state.metrics.render(depth);
+    let now = crate::now_ms();
+    let d = lock(&state.registry.data);
+    let failing = d.subscriptions.values().filter(|s| s.failures > 0).count();
+    let _ = writeln!(
+        text,
+        "# HELP unitrace_subscriptions Webhook subscriptions.\n# TYPE unitrace_subscriptions gauge\nunitrace_subscriptions {}\n# HELP unitrace_subscriptions_failing Subscriptions whose last delivery failed.\n# TYPE unitrace_subscriptions_failing gauge\nunitrace_subscriptions_failing {failing}\n# HELP unitrace_subscription_watermark_age_seconds Age of each subscription's watermark (recordTime of the newest event delivered): the subscription lag bound.\n# TYPE unitrace_subscription_watermark_age_seconds gauge",
+        d.subscriptions.len()
+    );
+    for s in d.subscriptions.values() {
+        let _ = writeln!(
+            text,
+            "unitrace_subscription_watermark_age_seconds{{subscription=\"{}\"}} {}",
+            s.id,
+            (now - s.watermark).max(0) as f64 / 1000.0
+        );
+    }
+    drop(d);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(depth),
+        text,
     )
         .into_response()
 }
