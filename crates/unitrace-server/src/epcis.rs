@@ -964,14 +964,17 @@ pub async fn post_subscription(
             "dest must be an http:// URL (this build delivers without TLS; put a TLS proxy in front)",
         ));
     }
-    if v.get("schedule").is_some_and(|s| !s.is_null()) {
+    let schedule = match v.get("schedule") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(crate::subs::Schedule::parse(s).map_err(ApiError::validation)?),
+    };
+    let stream = v
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(schedule.is_none());
+    if stream == schedule.is_some() {
         return Err(ApiError::validation(
-            "scheduled subscriptions are not supported yet; use \"stream\": true",
-        ));
-    }
-    if v.get("stream").and_then(Value::as_bool) == Some(false) {
-        return Err(ApiError::validation(
-            "only stream subscriptions are supported (\"stream\": true)",
+            "a subscription has either \"stream\": true or a \"schedule\"",
         ));
     }
     let secret = match v.get("signatureToken").or_else(|| v.get("secret")) {
@@ -1019,6 +1022,8 @@ pub async fn post_subscription(
             failures: 0,
             next_attempt: now,
             last_error: None,
+            schedule,
+            schedule_checked: now.div_euclid(1000),
         };
         d.subscriptions.insert(sub.id.clone(), sub.clone());
         sub

@@ -47,6 +47,113 @@ pub struct Subscription {
     pub next_attempt: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// None: a stream subscription (delivered as events arrive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// The last second (Unix) a schedule was checked up to.
+    #[serde(default)]
+    pub schedule_checked: i64,
+}
+
+/// An EPCIS query schedule: per field, a list of values and `[a-b]` ranges. An omitted field
+/// matches every value, except `second`, which is 0 when omitted, and `minute`, which is 0 when
+/// omitted while `hour` or a larger field is given (so `{"hour": "2"}` runs once, at 02:00:00).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// second, minute, hour, dayOfMonth, month, dayOfWeek (1 = Monday): allowed (from, to) ranges.
+    pub fields: [Option<Vec<(u32, u32)>>; 6],
+    /// The schedule as given.
+    pub given: Value,
+}
+
+const FIELDS: [(&str, u32, u32); 6] = [
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("dayOfMonth", 1, 31),
+    ("month", 1, 12),
+    ("dayOfWeek", 1, 7),
+];
+
+impl Schedule {
+    pub fn parse(v: &Value) -> Result<Schedule, String> {
+        let obj = v.as_object().ok_or("schedule must be an object")?;
+        for k in obj.keys() {
+            if !FIELDS.iter().any(|(n, ..)| n == k) {
+                return Err(format!("schedule: unknown field {k:?}"));
+            }
+        }
+        let mut fields: [Option<Vec<(u32, u32)>>; 6] = Default::default();
+        for (i, (name, lo, hi)) in FIELDS.iter().enumerate() {
+            let Some(val) = obj.get(*name) else { continue };
+            let text = val
+                .as_str()
+                .ok_or_else(|| format!("schedule.{name} must be a string"))?;
+            let mut ranges = Vec::new();
+            for part in text.split(',').map(str::trim).take(64) {
+                let num = |t: &str| -> Result<u32, String> {
+                    t.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (*lo..=*hi).contains(n))
+                        .ok_or_else(|| format!("schedule.{name}: {t:?} is not in {lo}..={hi}"))
+                };
+                let r = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                    Some(inner) => {
+                        let (a, b) = inner
+                            .split_once('-')
+                            .ok_or_else(|| format!("schedule.{name}: bad range {part:?}"))?;
+                        (num(a)?, num(b)?)
+                    }
+                    None => {
+                        let n = num(part)?;
+                        (n, n)
+                    }
+                };
+                if r.0 > r.1 {
+                    return Err(format!("schedule.{name}: empty range {part:?}"));
+                }
+                ranges.push(r);
+            }
+            fields[i] = Some(ranges);
+        }
+        if fields[0].is_none() {
+            fields[0] = Some(vec![(0, 0)]);
+        }
+        if fields[1].is_none() && fields[2..].iter().any(Option::is_some) {
+            fields[1] = Some(vec![(0, 0)]);
+        }
+        Ok(Schedule {
+            fields,
+            given: v.clone(),
+        })
+    }
+
+    /// Whether the schedule fires at this Unix second (UTC).
+    pub fn matches(&self, unix_s: i64) -> bool {
+        let days = unix_s.div_euclid(86_400);
+        let sod = unix_s.rem_euclid(86_400) as u32;
+        let (_, month, day) = civil(days);
+        let dow = ((days + 3).rem_euclid(7) + 1) as u32; // 1970-01-01 was a Thursday (4)
+        let vals = [sod % 60, sod / 60 % 60, sod / 3600, day, month, dow];
+        self.fields.iter().zip(vals).all(|(f, v)| match f {
+            None => true,
+            Some(rs) => rs.iter().any(|(a, b)| (*a..=*b).contains(&v)),
+        })
+    }
+}
+
+/// (year, month, day) of days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 impl Subscription {
@@ -55,7 +162,8 @@ impl Subscription {
             "subscriptionID": self.id,
             "queryName": self.query_name,
             "dest": self.dest,
-            "stream": true,
+            "stream": self.schedule.is_none(),
+            "schedule": self.schedule.as_ref().map(|s| s.given.clone()),
             "reportIfEmpty": self.report_if_empty,
             "createdAt": rfc3339(self.created_at),
             "watermark": rfc3339(self.watermark),
@@ -237,6 +345,20 @@ async fn deliver(
     sub
 }
 
+/// A stream subscription is always due; a scheduled one when a second since the last check (at
+/// most two minutes back) matches its schedule, or while a failed delivery is being retried.
+fn is_due(s: &Subscription, now: i64) -> bool {
+    let Some(sched) = &s.schedule else {
+        return true;
+    };
+    if s.failures > 0 {
+        return true;
+    }
+    let now_s = now.div_euclid(1000);
+    let from = s.schedule_checked.max(now_s - 120) + 1;
+    (from..=now_s).any(|t| sched.matches(t))
+}
+
 /// The delivery loop; ends when `stop` fires.
 pub async fn delivery_loop(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
@@ -255,7 +377,7 @@ pub async fn delivery_loop(state: AppState, mut stop: tokio::sync::watch::Receiv
             lock(&state.registry.data)
                 .subscriptions
                 .values()
-                .filter(|s| s.next_attempt <= now)
+                .filter(|s| s.next_attempt <= now && is_due(s, now))
                 .cloned()
                 .collect()
         };
@@ -266,7 +388,10 @@ pub async fn delivery_loop(state: AppState, mut stop: tokio::sync::watch::Receiv
                 sub.delivered_at_watermark.len(),
                 sub.deliveries,
             );
-            let updated = deliver(&state, &client, sub).await;
+            let mut updated = deliver(&state, &client, sub).await;
+            if updated.schedule.is_some() && updated.failures == 0 {
+                updated.schedule_checked = now_ms().div_euclid(1000);
+            }
             let changed = (
                 updated.watermark,
                 updated.delivered_at_watermark.len(),
@@ -289,5 +414,29 @@ pub async fn delivery_loop(state: AppState, mut stop: tokio::sync::watch::Receiv
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules() {
+        // 2024-01-01T02:00:00Z was a Monday.
+        let t = 1_704_074_400;
+        let s = Schedule::parse(&json!({"hour": "2"})).unwrap();
+        assert!(s.matches(t));
+        assert!(!s.matches(t + 1));
+        assert!(!s.matches(t + 60));
+        let s = Schedule::parse(&json!({"second": "[0-59]", "dayOfWeek": "1"})).unwrap();
+        assert!(s.matches(t + 59));
+        assert!(!s.matches(t + 86_400));
+        let s = Schedule::parse(&json!({"minute": "0,30"})).unwrap();
+        assert!(s.matches(t + 1800) && !s.matches(t + 60));
+        assert!(Schedule::parse(&json!({"hour": "24"})).is_err());
+        assert!(Schedule::parse(&json!({"hour": "[5-2]"})).is_err());
+        assert!(Schedule::parse(&json!({"fortnight": "1"})).is_err());
+        assert_eq!(civil(19_723), (2024, 1, 1));
     }
 }

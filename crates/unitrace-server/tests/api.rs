@@ -1032,3 +1032,52 @@ async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_subscription_delivers_on_its_schedule() {
+    let (hook, got) = receiver().await;
+    let srv = Server::start(Config::default()).await;
+    srv.client
+        .post(srv.url("/queries"))
+        .json(&json!({"name": "objects", "query": {"eventType": "ObjectEvent"}}))
+        .send()
+        .await
+        .unwrap();
+    for (body, status) in [
+        (json!({"dest": hook, "schedule": {"hour": "25"}}), 400),
+        (
+            json!({"dest": hook, "stream": true, "schedule": {"second": "0"}}),
+            400,
+        ),
+        (
+            json!({"dest": "https://example.com/x", "stream": true}),
+            400,
+        ),
+        (
+            json!({"dest": hook, "signatureToken": "s3cret", "schedule": {"second": "[0-59]"},
+                "initialRecordTime": "2000-01-01T00:00:00Z"}),
+            201,
+        ),
+    ] {
+        let r = srv
+            .client
+            .post(srv.url("/queries/objects/subscriptions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{body}");
+    }
+    srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    wait_for(&got, 2).await;
+    let list: Value = srv
+        .get("/queries/objects/subscriptions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["schedule"], json!({"second": "[0-59]"}));
+    srv.stop().await;
+}
