@@ -4,6 +4,8 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -920,9 +922,31 @@ pub async fn query_events(
     headers: HeaderMap,
     name: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
     let q = named(&state, &name)?;
+    if let Ok(ws) = ws {
+        // A WebSocket subscription: events recorded from now (or `initialRecordTime`) on.
+        let mut watermark = now_ms();
+        for (k, v) in pairs(raw.as_deref())? {
+            match k.as_str() {
+                "initialRecordTime" => {
+                    watermark = unitrace_epcis::time::parse_instant(&v)
+                        .map(|(i, _)| i.unix_millis())
+                        .map_err(|e| ApiError::query_param(format!("initialRecordTime: {e}")))?
+                }
+                _ => {
+                    return Err(ApiError::query_param(format!(
+                        "{k}: a WebSocket subscription takes only initialRecordTime"
+                    )))
+                }
+            }
+        }
+        return Ok(ws
+            .max_message_size(64 * 1024)
+            .on_upgrade(move |socket| stream_ws(state, name, q, watermark, socket)));
+    }
     let fixed = pairs_of_json(&q)?;
     // Paging parameters of the request override the stored ones.
     let given = pairs(raw.as_deref())?;
@@ -1087,4 +1111,56 @@ pub async fn delete_subscription(
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_gs1_headers(r.headers_mut());
     Ok(r)
+}
+
+/// Sends every event of the named query recorded since `watermark` as EPCISQueryDocument text
+/// messages, polling once a second, until the client goes or the server stops.
+async fn stream_ws(
+    state: AppState,
+    name: String,
+    query: Value,
+    mut watermark: i64,
+    mut socket: WebSocket,
+) {
+    let mut at_watermark: Vec<String> = Vec::new();
+    let mut stop = state.stopping.subscribe();
+    loop {
+        match crate::subs::events_since(&state, &query, watermark, &at_watermark).await {
+            Ok(events) if !events.is_empty() => {
+                let delivered: Vec<(i64, String)> = events
+                    .iter()
+                    .map(|e| (e.record_time, e.hash_id.clone()))
+                    .collect();
+                let list = events.into_iter().map(|e| e.document).collect();
+                let doc = crate::subs::query_document(&name, None, list);
+                if socket
+                    .send(Message::Text(doc.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                crate::subs::advance(&mut watermark, &mut at_watermark, &delivered);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = socket
+                    .send(Message::Text(json!({"error": e}).to_string().into()))
+                    .await;
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            m = socket.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                _ => {}
+            },
+        }
+    }
 }

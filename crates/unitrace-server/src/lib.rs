@@ -103,6 +103,8 @@ pub struct AppState {
     pub registry: Arc<subs::Registry>,
     /// Bounds the documents parsed and validated at once (each may be up to the capture size).
     pub prepare_permits: Arc<tokio::sync::Semaphore>,
+    /// Set to true when the server stops: ends WebSocket streams and the delivery loop.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             registry,
             prepare_permits: Arc::new(tokio::sync::Semaphore::new(PREPARE_CONCURRENCY)),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 }
@@ -340,8 +343,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let workers = spawn_workers(&state);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let delivery = tokio::spawn(subs::delivery_loop(state.clone(), stop_rx));
+    let delivery = tokio::spawn(subs::delivery_loop(
+        state.clone(),
+        state.stopping.subscribe(),
+    ));
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // WebSocket streams end now, so that serving can finish.
+        let _ = stopping.send(true);
+    };
     let app = router(state.clone());
     let res = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -351,7 +362,7 @@ pub async fn run(
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(600), w).await;
     }
-    let _ = stop_tx.send(true);
+    let _ = state.stopping.send(true);
     let _ = delivery.await;
     res
 }

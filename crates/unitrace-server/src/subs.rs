@@ -237,6 +237,70 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
         .collect()
 }
 
+/// The events of a named query recorded at or after `watermark` (ms), in recordTime order, less
+/// those already delivered at the watermark.
+pub async fn events_since(
+    state: &AppState,
+    query: &Value,
+    watermark: i64,
+    delivered_at_watermark: &[String],
+) -> Result<Vec<unitrace_store::StoredEvent>, String> {
+    let mut pairs = pairs_of_json(query).map_err(|e| e.detail)?;
+    pairs.retain(|(k, _)| {
+        !matches!(
+            k.as_str(),
+            "GE_recordTime" | "orderBy" | "orderDirection" | "perPage" | "nextPageToken"
+        )
+    });
+    pairs.push(("GE_recordTime".into(), rfc3339(watermark)));
+    pairs.push(("orderBy".into(), "recordTime".into()));
+    pairs.push(("orderDirection".into(), "ASC".into()));
+    pairs.push(("perPage".into(), DELIVERY_EVENTS.to_string()));
+    let q = to_event_query(&pairs, DELIVERY_EVENTS).map_err(|e| e.detail)?;
+    let page = state
+        .store
+        .query_events(&q)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(page
+        .events
+        .into_iter()
+        .filter(|e| !(e.record_time == watermark && delivered_at_watermark.contains(&e.hash_id)))
+        .collect())
+}
+
+/// Moves a watermark past delivered events.
+pub fn advance(watermark: &mut i64, at_watermark: &mut Vec<String>, delivered: &[(i64, String)]) {
+    let Some(n) = delivered.iter().map(|(t, _)| *t).max() else {
+        return;
+    };
+    if n > *watermark {
+        *watermark = n;
+        at_watermark.clear();
+    }
+    at_watermark.extend(
+        delivered
+            .iter()
+            .filter(|(t, _)| *t == n)
+            .map(|(_, h)| h.clone()),
+    );
+}
+
+/// The EPCISQueryDocument of one delivery.
+pub fn query_document(query_name: &str, subscription: Option<&str>, list: Vec<Value>) -> Value {
+    let mut results = json!({"queryName": query_name, "resultsBody": {"eventList": list}});
+    if let Some(s) = subscription {
+        results["subscriptionID"] = json!(s);
+    }
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": rfc3339(now_ms()),
+        "epcisBody": {"queryResults": results},
+    })
+}
+
 /// One delivery attempt for one subscription; returns the updated subscription.
 async fn deliver(
     state: &AppState,
@@ -254,49 +318,17 @@ async fn deliver(
         return sub;
     };
     let result = async {
-        let mut pairs = pairs_of_json(&query).map_err(|e| e.detail)?;
-        pairs.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "GE_recordTime" | "orderBy" | "orderDirection" | "perPage" | "nextPageToken"
-            )
-        });
-        pairs.push(("GE_recordTime".into(), rfc3339(sub.watermark)));
-        pairs.push(("orderBy".into(), "recordTime".into()));
-        pairs.push(("orderDirection".into(), "ASC".into()));
-        pairs.push(("perPage".into(), DELIVERY_EVENTS.to_string()));
-        let q = to_event_query(&pairs, DELIVERY_EVENTS).map_err(|e| e.detail)?;
-        let page = state
-            .store
-            .query_events(&q)
-            .await
-            .map_err(|e| e.to_string())?;
-        let events: Vec<_> = page
-            .events
-            .into_iter()
-            .filter(|e| {
-                !(e.record_time == sub.watermark && sub.delivered_at_watermark.contains(&e.hash_id))
-            })
-            .collect();
+        let events =
+            events_since(state, &query, sub.watermark, &sub.delivered_at_watermark).await?;
         if events.is_empty() && !sub.report_if_empty {
             return Ok(None);
         }
-        let newest = events.iter().map(|e| e.record_time).max();
         let delivered: Vec<(i64, String)> = events
             .iter()
             .map(|e| (e.record_time, e.hash_id.clone()))
             .collect();
         let list: Vec<Value> = events.into_iter().map(|e| e.document).collect();
-        let doc = json!({
-            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "EPCISQueryDocument",
-            "schemaVersion": "2.0",
-            "creationDate": rfc3339(now_ms()),
-            "epcisBody": {"queryResults": {
-                "queryName": sub.query_name,
-                "subscriptionID": sub.id,
-                "resultsBody": {"eventList": list}}},
-        });
+        let doc = query_document(&sub.query_name, Some(&sub.id), list);
         let body = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
         let mut req = client
             .post(&sub.dest)
@@ -311,27 +343,20 @@ async fn deliver(
         if !resp.status().is_success() {
             return Err(format!("{} answered {}", sub.dest, resp.status()));
         }
-        Ok(Some((newest, delivered)))
+        Ok(Some(delivered))
     }
     .await;
     match result {
         Ok(None) => {}
-        Ok(Some((newest, delivered))) => {
+        Ok(Some(delivered)) => {
             sub.deliveries += 1;
             sub.failures = 0;
             sub.last_error = None;
-            if let Some(n) = newest {
-                if n > sub.watermark {
-                    sub.watermark = n;
-                    sub.delivered_at_watermark.clear();
-                }
-                sub.delivered_at_watermark.extend(
-                    delivered
-                        .into_iter()
-                        .filter(|(t, _)| *t == n)
-                        .map(|(_, h)| h),
-                );
-            }
+            advance(
+                &mut sub.watermark,
+                &mut sub.delivered_at_watermark,
+                &delivered,
+            );
             sub.next_attempt = now;
         }
         Err(e) => {

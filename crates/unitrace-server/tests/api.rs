@@ -1081,3 +1081,50 @@ async fn scheduled_subscription_delivers_on_its_schedule() {
     assert_eq!(list[0]["schedule"], json!({"second": "[0-59]"}));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscription_streams_new_events() {
+    use tokio_tungstenite::tungstenite::Message;
+    let srv = Server::start(Config::default()).await;
+    srv.client
+        .post(srv.url("/queries"))
+        .json(&json!({"name": "shipping", "query": {"EQ_bizStep": "shipping"}}))
+        .send()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "{}/queries/shipping/events",
+        srv.base.replacen("http://", "ws://", 1)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(10), futures_next(&mut ws))
+        .await
+        .expect("a message within 10 s");
+    let Message::Text(t) = msg else {
+        panic!("{msg:?}")
+    };
+    let d: Value = serde_json::from_str(&t).unwrap();
+    let list = d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["bizStep"], "urn:epcglobal:cbv:bizstep:shipping");
+    // The server stops: the stream ends instead of holding shutdown up.
+    srv.stop().await;
+}
+
+async fn futures_next<S>(ws: &mut S) -> tokio_tungstenite::tungstenite::Message
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    ws.next().await.unwrap().unwrap()
+}
