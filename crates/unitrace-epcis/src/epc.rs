@@ -138,6 +138,21 @@ fn dl(ai: &str, key: &str, qualifier: Option<(&str, &str)>) -> String {
 
 /// Converts an EPC pure-identity URN, EPC class URN (LGTIN) or EPC ID pattern URN into the
 /// canonical GS1 Digital Link URI (`https://id.gs1.org/...`). `None` if `urn` is not such a URN.
+/// Whether an EPC URN is well-formed, i.e. [`urn_to_dl`] converts it; without allocating for
+/// the common SGTIN URN.
+pub fn urn_is_well_formed(urn: &str) -> bool {
+    if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
+        let mut parts = body.splitn(3, '.');
+        return match (parts.next(), parts.next(), parts.next()) {
+            // `urn_to_dl` fails for an SGTIN exactly when these fail (the check digit of an
+            // all-digit body always exists).
+            (Some(cp), Some(ir), Some(ser)) => pair_ok(cp, ir, 13) && urn_component_ok(ser, 20),
+            _ => false,
+        };
+    }
+    urn_to_dl(urn).is_some()
+}
+
 pub fn urn_to_dl(urn: &str) -> Option<String> {
     const DL: &str = "https://id.gs1.org";
     if let Some(body) = urn.strip_prefix("urn:epc:id:") {
@@ -152,11 +167,14 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
                 if !urn_component_ok(ser, 20) {
                     return None;
                 }
-                Some(format!(
-                    "{DL}/01/{}/21/{}",
-                    gtin_of(cp, ir)?,
-                    dl_escape(ser)
-                ))
+                let gtin = gtin_of(cp, ir)?;
+                let mut out = String::with_capacity(DL.len() + 22 + ser.len());
+                out.push_str(DL);
+                out.push_str("/01/");
+                out.push_str(&gtin);
+                out.push_str("/21/");
+                dl_escape_into(ser, &mut out);
+                Some(out)
             }
             "sscc" => {
                 let (cp, sr) = split_fixed(body, 17)?;

@@ -648,23 +648,23 @@ fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop], out: &mut Strin
             continue;
         }
         let mut values = Vec::with_capacity(matches);
-        let mut i = 0;
-        while i < children.len() {
-            if children[i].pair || children[i].name != name {
-                i += 1;
+        // One pass (removing rendered children one by one is quadratic in the list length).
+        let mut kept = Vec::with_capacity(children.len() - matches);
+        for mut c in children.drain(..) {
+            if c.pair || c.name != name {
+                kept.push(c);
                 continue;
             }
             let mut s = String::new();
-            child_pre_hash(&mut children[i], sub, &mut s);
+            child_pre_hash(&mut c, sub, &mut s);
             if !s.is_empty() {
                 values.push(s);
             }
-            if children[i].children.is_empty() {
-                children.remove(i);
-            } else {
-                i += 1;
+            if !c.children.is_empty() {
+                kept.push(c);
             }
         }
+        *children = kept;
         values.sort();
         for v in values {
             out.push_str(&v);
@@ -683,9 +683,9 @@ fn child_pre_hash(child: &mut Node<'_>, sub: &[Prop], out: &mut String) {
     if !child.text.is_empty() {
         let t = child.text.trim();
         let v = if has_ci(&child.name, "time") && !has_ci(&child.name, "offset") {
-            fix_timestamp(t)
+            Cow::Owned(fix_timestamp(t))
         } else {
-            canonize_value(t)
+            canonize(t)
         };
         if !v.is_empty() {
             out.push('=');
@@ -711,7 +711,7 @@ fn render_generic(children: &[Node<'_>]) -> String {
                 let mut s = String::from(c.name.as_ref());
                 if !t.is_empty() {
                     s.push('=');
-                    s.push_str(&canonize_value(t));
+                    s.push_str(&canonize(t));
                 }
                 s.push_str(&render_generic(&c.children));
                 s
@@ -751,6 +751,33 @@ pub fn fix_timestamp(s: &str) -> String {
 
 /// CBV 1.x URNs to web URIs, numbers normalised, GS1 identifiers to canonical Digital Links.
 pub fn canonize_value(text: &str) -> String {
+    canonize(text).into_owned()
+}
+
+/// [`canonize_value`] without copying values that stay as they are.
+fn canonize(text: &str) -> Cow<'_, str> {
+    if (text.starts_with("urn:epc:") || text.starts_with("http"))
+        && text.contains('.')
+        && !has(text, "urn:epcglobal:cbv:")
+    {
+        // An identifier: not a number, no CBV URN to replace.
+        return match epc::normalise_to_dl(text) {
+            Some(dl) => Cow::Owned(dl),
+            None => Cow::Borrowed(text),
+        };
+    }
+    let plain = !has(text, "urn:epcglobal:cbv:")
+        && !text
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'));
+    if plain {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(canonize_slow(text))
+}
+
+fn canonize_slow(text: &str) -> String {
     let mut t = if has(text, "urn:epcglobal:cbv:") {
         text.replace(
             "urn:epcglobal:cbv:bizstep:",

@@ -69,16 +69,36 @@ impl Instant {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod % 3600) / 60,
-            sod % 60,
-            millis
-        )
+        // Written by hand: this runs for every time of every hashed event.
+        fn push2(out: &mut String, v: i64) {
+            out.push(char::from(b'0' + (v / 10 % 10) as u8));
+            out.push(char::from(b'0' + (v % 10) as u8));
+        }
+        let mut out = String::with_capacity(24);
+
+        if (0..=9999).contains(&y) {
+            push2(&mut out, y / 100);
+            push2(&mut out, y % 100);
+        } else {
+            use fmt::Write;
+            let _ = write!(out, "{y:04}");
+        }
+        out.push('-');
+        push2(&mut out, m);
+        out.push('-');
+        push2(&mut out, d);
+        out.push('T');
+        push2(&mut out, sod / 3600);
+        out.push(':');
+        push2(&mut out, (sod % 3600) / 60);
+        out.push(':');
+        push2(&mut out, sod % 60);
+        out.push('.');
+        let ms = i64::from(millis.min(999));
+        out.push(char::from(b'0' + (ms / 100) as u8));
+        push2(&mut out, ms % 100);
+        out.push('Z');
+        out
     }
 }
 

@@ -114,7 +114,7 @@ fn epc_problem(v: &Value, class_level: bool) -> Option<String> {
                 )
             )
     };
-    if gs1_urn && epc::urn_to_dl(s).is_none() {
+    if gs1_urn && !epc::urn_is_well_formed(s) {
         return Some(format!("malformed EPC URN \"{s}\""));
     }
     // A GS1 Digital Link (a URI whose path carries a GS1 key) must be a valid one: checked by the

@@ -325,7 +325,13 @@ impl VocabKind {
     /// The web URI of a standard term given in any form; `None` for anything else.
     pub fn to_web_uri(self, value: &str) -> Option<String> {
         match self.classify(value) {
-            VocabValue::Standard(t) => Some(format!("{}{}", self.web_prefix(), t)),
+            VocabValue::Standard(t) => {
+                let prefix = self.web_prefix();
+                let mut out = String::with_capacity(prefix.len() + t.len());
+                out.push_str(prefix);
+                out.push_str(t);
+                Some(out)
+            }
             _ => None,
         }
     }
@@ -337,11 +343,17 @@ pub fn is_absolute_uri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else {
         return false;
     };
-    let mut chars = scheme.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    let b = scheme.as_bytes();
+    matches!(b.first(), Some(c) if c.is_ascii_alphabetic())
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && !rest.is_empty()
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && if s.is_ascii() {
+            // ASCII whitespace and control characters are exactly the bytes <= 0x20 and 0x7F.
+            !s.bytes().any(|c| c <= b' ' || c == 0x7f)
+        } else {
+            !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
 }
 
 #[cfg(test)]
