@@ -258,6 +258,18 @@ impl<R: Read> JsonEventReader<R> {
                 } else if in_str {
                     if esc {
                         esc = false;
+                    } else if b != b'"' && b != b'\\' {
+                        // Skip to the next quote or backslash in one search.
+                        match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                            Some(k) => {
+                                i += k;
+                                continue;
+                            }
+                            None => {
+                                i = chunk.len();
+                                break;
+                            }
+                        }
                     } else if b == b'\\' {
                         esc = true;
                     } else if b == b'"' {
