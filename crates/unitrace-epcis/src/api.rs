@@ -108,6 +108,7 @@ pub fn for_each_event(
 ) -> Result<Map<String, Value>, Error> {
     stream(bytes, |item| match item {
         Streamed::Header(h, _) => f(Item::Header(h)),
+        Streamed::Namespaces(_) => {}
         Streamed::Event(i, e) => f(Item::Event(i, e)),
     })
 }
@@ -116,6 +117,9 @@ pub fn for_each_event(
 enum Streamed<'a> {
     /// The skeleton, and for XML the namespaces of the standard context's prefixes as written.
     Header(&'a Map<String, Value>, &'a [(String, String)]),
+    /// XML: namespaces of the standard context's prefixes first declared below the root (before
+    /// the event that follows).
+    Namespaces(&'a [(String, String)]),
     Event(usize, Value),
 }
 
@@ -136,17 +140,26 @@ fn stream(bytes: &[u8], mut f: impl FnMut(Streamed<'_>)) -> Result<Map<String, V
         }
         Some(Format::Xml) => {
             let mut r = crate::xml::XmlEventReader::new(bytes).map_err(xml_error)?;
-            let ns: Vec<(String, String)> = r
-                .builtin_namespaces()
-                .filter(|(p, _)| matches!(*p, "cbvmda" | "gs1" | "cbv" | "epcis"))
-                .map(|(p, u)| (p.to_owned(), u.to_owned()))
-                .collect();
+            let builtin = |r: &crate::xml::XmlEventReader<&[u8]>| -> Vec<(String, String)> {
+                r.builtin_namespaces()
+                    .filter(|(p, _)| matches!(*p, "cbvmda" | "gs1" | "cbv" | "epcis"))
+                    .map(|(p, u)| (p.to_owned(), u.to_owned()))
+                    .collect()
+            };
+            let mut ns = builtin(&r);
+            let mut seen = r.builtin_namespaces().count();
             match r.header() {
                 Value::Object(h) => f(Streamed::Header(h, &ns)),
                 _ => return Err(Error::NotEpcis("the document is not an object".into())),
             }
             let mut i = 0;
             while let Some(e) = r.next_event().map_err(xml_error)? {
+                let now = r.builtin_namespaces().count();
+                if now != seen {
+                    seen = now;
+                    ns = builtin(&r);
+                    f(Streamed::Namespaces(&ns));
+                }
                 f(Streamed::Event(i, e));
                 i += 1;
             }
@@ -164,12 +177,17 @@ fn stream(bytes: &[u8], mut f: impl FnMut(Streamed<'_>)) -> Result<Map<String, V
 fn hash_context(h: &Map<String, Value>, xml: bool, xml_ns: &[(String, String)]) -> HashContext {
     let mut c = HashContext::from_document(h);
     c.xml = xml;
-    for (p, u) in xml_ns {
+    add_namespaces(&mut c, xml_ns);
+    c
+}
+
+/// Adds namespaces for prefixes the context does not know yet.
+fn add_namespaces(c: &mut HashContext, ns: &[(String, String)]) {
+    for (p, u) in ns {
         if !c.namespaces.iter().any(|(q, _)| q == p) {
             c.namespaces.push((p.clone(), u.clone()));
         }
     }
-    c
 }
 
 /// Drops the event-level `@context` of an event read from XML: the skeleton returned at the end
@@ -232,6 +250,11 @@ fn hash_events(
                 ctx = Some(hash_context(h, xml, ns));
             }
         }
+        Streamed::Namespaces(ns) => {
+            if let Some(c) = &mut ctx {
+                add_namespaces(c, ns);
+            }
+        }
         Streamed::Event(_, e) => match &ctx {
             Some(c) => f(&e, c),
             None => pending.push(e),
@@ -286,6 +309,11 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
             v.set_header(h);
             if h.contains_key("@context") {
                 ctx = Some(hash_context(h, xml, ns));
+            }
+        }
+        Streamed::Namespaces(ns) => {
+            if let Some(c) = &mut ctx {
+                add_namespaces(c, ns);
             }
         }
         Streamed::Event(i, e) => {

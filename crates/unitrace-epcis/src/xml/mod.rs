@@ -74,13 +74,22 @@ pub enum CbvXmlFormat {
     NoPreference,
 }
 
-/// Options for the XML writer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Options for the XML writer (by default: CBV values as given or as URNs, indented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XmlWriteOptions {
     /// Form of CBV values.
     pub cbv_format: CbvXmlFormat,
-    /// Indent with two spaces (otherwise everything is written on one line).
+    /// Indent with two spaces (the default; otherwise everything is written on one line).
     pub pretty: bool,
+}
+
+impl Default for XmlWriteOptions {
+    fn default() -> Self {
+        XmlWriteOptions {
+            cbv_format: CbvXmlFormat::default(),
+            pretty: true,
+        }
+    }
 }
 
 /// Caps that keep the reader's memory and stack bounded on hostile input.
