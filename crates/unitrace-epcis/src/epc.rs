@@ -150,6 +150,14 @@ pub fn urn_is_well_formed(urn: &str) -> bool {
             _ => false,
         };
     }
+    if let Some(body) = urn.strip_prefix("urn:epc:id:sgln:") {
+        let mut parts = body.splitn(3, '.');
+        return match (parts.next(), parts.next(), parts.next()) {
+            // As in `urn_to_dl`: the GLN body is all digits, so its check digit exists.
+            (Some(cp), Some(lr), Some(ext)) => pair_ok(cp, lr, 12) && urn_component_ok(ext, 20),
+            _ => false,
+        };
+    }
     urn_to_dl(urn).is_some()
 }
 

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::epc;
 use crate::time::{parse_instant, Instant};
+use crate::validate::member;
 use crate::vocab::VocabKind;
 
 /// What the hash needs from the document around the events.
@@ -159,7 +160,7 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
     collect_expanded(obj, &mut expanded);
     expanded.sort();
     expanded.dedup();
-    let ev_type = obj.get("type").map(scalar_text).unwrap_or_default();
+    let ev_type = member(obj, "type").map(scalar_text).unwrap_or_default();
     let mut conv = Converter {
         ctx,
         expanded: &expanded,
@@ -246,13 +247,13 @@ fn collect_expanded(obj: &Map<String, Value>, out: &mut Vec<String>) {
         };
         s.iter()
     }
-    vocab(VocabKind::BizStep, obj.get("bizStep"), out);
-    vocab(VocabKind::Disposition, obj.get("disposition"), out);
-    if let Some(pd) = obj.get("persistentDisposition") {
+    vocab(VocabKind::BizStep, member(obj, "bizStep"), out);
+    vocab(VocabKind::Disposition, member(obj, "disposition"), out);
+    if let Some(pd) = member(obj, "persistentDisposition") {
         vocab(VocabKind::Disposition, pd.get("set"), out);
         vocab(VocabKind::Disposition, pd.get("unset"), out);
     }
-    for bt in each(obj.get("bizTransactionList")) {
+    for bt in each(member(obj, "bizTransactionList")) {
         vocab(VocabKind::BizTransactionType, bt.get("type"), out);
     }
     for l in ["sourceList", "destinationList"] {
@@ -260,10 +261,10 @@ fn collect_expanded(obj: &Map<String, Value>, out: &mut Vec<String>) {
             vocab(VocabKind::SourceDestType, sd.get("type"), out);
         }
     }
-    if let Some(ed) = obj.get("errorDeclaration") {
+    if let Some(ed) = member(obj, "errorDeclaration") {
         vocab(VocabKind::ErrorReason, ed.get("reason"), out);
     }
-    for se in each(obj.get("sensorElementList")) {
+    for se in each(member(obj, "sensorElementList")) {
         for sr in each(se.get("sensorReport")) {
             vocab(VocabKind::MeasurementType, sr.get("type"), out);
             vocab(VocabKind::SensorException, sr.get("exception"), out);
@@ -760,6 +761,13 @@ fn canonize(text: &str) -> Cow<'_, str> {
         && text.contains('.')
         && !has(text, "urn:epcglobal:cbv:")
     {
+        // A CBV or GS1 vocabulary term (one path segment after cbv/ or voc/) is no GS1 key.
+        let term = text
+            .strip_prefix("https://ref.gs1.org/cbv/")
+            .or_else(|| text.strip_prefix("https://gs1.org/voc/"));
+        if term.is_some_and(|t| !t.contains('/')) {
+            return Cow::Borrowed(text);
+        }
         // An identifier: not a number, no CBV URN to replace.
         return match epc::normalise_to_dl(text) {
             Some(dl) => Cow::Owned(dl),

@@ -82,6 +82,16 @@ fn show(v: &Value) -> String {
 
 /// What is wrong with an identifier in an EPC field, if anything: it must be an absolute URI, and
 /// an EPC URN of a GS1 key scheme must be well-formed.
+/// A member of a small JSON object by linear scan: events and their parts have few members, and
+/// comparing short keys is cheaper than hashing them (serde_json's map hashes with SipHash).
+#[inline]
+pub(crate) fn member<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
+    if m.len() > 16 {
+        return m.get(k);
+    }
+    m.iter().find(|(key, _)| key.as_str() == k).map(|(_, v)| v)
+}
+
 fn epc_problem(v: &Value, class_level: bool) -> Option<String> {
     let Some(s) = v.as_str() else {
         return Some(format!("must be a URI string, found {}", show(v)));
@@ -341,11 +351,11 @@ impl Ev<'_> {
                 continue;
             };
             self.members(&qp, m, &["epcClass", "quantity", "uom"], true);
-            match m.get("epcClass") {
+            match member(m, "epcClass") {
                 Some(c) => self.epc(&format!("{qp}/epcClass"), c, true),
                 None => self.report(&qp, "epcClass is required".into()),
             }
-            if let Some(n) = m.get("quantity") {
+            if let Some(n) = member(m, "quantity") {
                 self.number(&format!("{qp}/quantity"), n);
                 if n.as_f64().is_some_and(|x| x < 0.0) {
                     self.report(
@@ -354,7 +364,7 @@ impl Ev<'_> {
                     );
                 }
             }
-            if let Some(u) = m.get("uom") {
+            if let Some(u) = member(m, "uom") {
                 if let Some(s) = self.string(&format!("{qp}/uom"), u) {
                     if !(2..=3).contains(&s.len())
                         || !s
@@ -382,7 +392,7 @@ impl Ev<'_> {
         let Some(m) = self.object(path, v) else {
             return;
         };
-        match m.get("id") {
+        match member(m, "id") {
             Some(id) => self.epc(&format!("{path}/id"), id, false),
             None => self.report(path, "id is required".into()),
         }
@@ -404,7 +414,7 @@ impl Ev<'_> {
                 continue;
             };
             self.members(&p, m, &["type", value_key], true);
-            match m.get("type") {
+            match member(m, "type") {
                 Some(t) => {
                     let what = if value_key == "bizTransaction" {
                         "business transaction type"
@@ -439,7 +449,7 @@ impl Ev<'_> {
                 continue;
             };
             self.members(&p, m, &["sensorMetadata", "sensorReport"], false);
-            if let Some(md) = m.get("sensorMetadata") {
+            if let Some(md) = member(m, "sensorMetadata") {
                 let mp = format!("{p}/sensorMetadata");
                 if let Some(mm) = self.object(&mp, md) {
                     const F: &[&str] = &[
@@ -467,7 +477,7 @@ impl Ev<'_> {
                             _ => {}
                         }
                     }
-                    if let (Some(s), Some(e)) = (mm.get("startTime"), mm.get("endTime")) {
+                    if let (Some(s), Some(e)) = (member(mm, "startTime"), member(mm, "endTime")) {
                         if let (Some(Ok((s, _))), Some(Ok((e, _)))) =
                             (s.as_str().map(parse_instant), e.as_str().map(parse_instant))
                         {
@@ -481,7 +491,7 @@ impl Ev<'_> {
                     }
                 }
             }
-            match m.get("sensorReport") {
+            match member(m, "sensorReport") {
                 None => self.report(&p, "sensorReport is required".into()),
                 Some(r) => {
                     let rp = format!("{p}/sensorReport");
@@ -567,7 +577,7 @@ impl Ev<'_> {
                 _ => {}
             }
         }
-        if let Some(r) = m.get("percRank").and_then(Value::as_f64) {
+        if let Some(r) = member(m, "percRank").and_then(Value::as_f64) {
             if !(0.0..=100.0).contains(&r) {
                 self.report(
                     &format!("{p}/percRank"),
@@ -576,8 +586,8 @@ impl Ev<'_> {
             }
         }
         if let (Some(lo), Some(hi)) = (
-            m.get("minValue").and_then(Value::as_f64),
-            m.get("maxValue").and_then(Value::as_f64),
+            member(m, "minValue").and_then(Value::as_f64),
+            member(m, "maxValue").and_then(Value::as_f64),
         ) {
             if lo > hi {
                 self.report(
@@ -619,7 +629,7 @@ impl Validator {
         let Some(m) = ev.object("", event) else {
             return;
         };
-        let ty = match m.get("type") {
+        let ty = match member(m, "type") {
             Some(Value::String(t)) => t.as_str(),
             Some(other) => {
                 ev.report("/type", format!("must be a string, found {}", show(other)));
@@ -631,11 +641,11 @@ impl Validator {
             }
         };
         // Common properties.
-        match m.get("eventTime") {
+        match member(m, "eventTime") {
             Some(t) => ev.time("/eventTime", t),
             None => ev.report("", "eventTime is required".into()),
         }
-        match m.get("eventTimeZoneOffset") {
+        match member(m, "eventTimeZoneOffset") {
             Some(Value::String(o)) if is_valid_tz_offset(o) => {}
             Some(o) => ev.report(
                 "/eventTimeZoneOffset",
@@ -646,13 +656,13 @@ impl Validator {
             ),
             None => ev.report("", "eventTimeZoneOffset is required".into()),
         }
-        if let Some(t) = m.get("recordTime") {
+        if let Some(t) = member(m, "recordTime") {
             ev.time("/recordTime", t);
         }
-        if let Some(x) = m.get("eventID") {
+        if let Some(x) = member(m, "eventID") {
             ev.uri("/eventID", x);
         }
-        match m.get("certificationInfo") {
+        match member(m, "certificationInfo") {
             Some(Value::Array(a)) => {
                 for (i, x) in a.iter().enumerate() {
                     ev.uri(&format!("/certificationInfo/{i}"), x);
@@ -663,7 +673,7 @@ impl Validator {
             }
             None => {}
         }
-        if let Some(ed) = m.get("errorDeclaration") {
+        if let Some(ed) = member(m, "errorDeclaration") {
             if let Some(em) = ev.object("/errorDeclaration", ed) {
                 ev.members(
                     "/errorDeclaration",
@@ -671,11 +681,11 @@ impl Validator {
                     &["declarationTime", "reason", "correctiveEventIDs"],
                     false,
                 );
-                match em.get("declarationTime") {
+                match member(em, "declarationTime") {
                     Some(t) => ev.time("/errorDeclaration/declarationTime", t),
                     None => ev.report("/errorDeclaration", "declarationTime is required".into()),
                 }
-                if let Some(r) = em.get("reason") {
+                if let Some(r) = member(em, "reason") {
                     ev.vocab(
                         "/errorDeclaration/reason",
                         r,
@@ -683,7 +693,7 @@ impl Validator {
                         "error reason",
                     );
                 }
-                if let Some(c) = em.get("correctiveEventIDs") {
+                if let Some(c) = member(em, "correctiveEventIDs") {
                     if let Some(a) = ev.array("/errorDeclaration/correctiveEventIDs", c) {
                         for (i, x) in a.iter().enumerate() {
                             ev.uri(&format!("/errorDeclaration/correctiveEventIDs/{i}"), x);
@@ -735,7 +745,7 @@ impl Validator {
             }
         }
         // Action.
-        let action = match m.get("action") {
+        let action = match member(m, "action") {
             Some(Value::String(a)) if matches!(a.as_str(), "ADD" | "OBSERVE" | "DELETE") => {
                 Some(a.as_str())
             }
@@ -788,7 +798,7 @@ impl Validator {
                 }
             }
             "AggregationEvent" | "AssociationEvent" => {
-                if let Some(p) = m.get("parentID") {
+                if let Some(p) = member(m, "parentID") {
                     ev.epc("/parentID", p, false);
                 }
                 let ce = n(&mut ev, "childEPCs", 1).unwrap_or(0);
@@ -814,7 +824,7 @@ impl Validator {
                 }
             }
             "TransactionEvent" => {
-                if let Some(p) = m.get("parentID") {
+                if let Some(p) = member(m, "parentID") {
                     ev.epc("/parentID", p, false);
                 }
                 let e = n(&mut ev, "epcList", 0);
@@ -825,7 +835,7 @@ impl Validator {
                         "a TransactionEvent needs an epcList or a quantityList".into(),
                     );
                 }
-                match m.get("bizTransactionList").and_then(Value::as_array) {
+                match member(m, "bizTransactionList").and_then(Value::as_array) {
                     Some(a) if !a.is_empty() => {}
                     _ => ev.report(
                         "",
@@ -838,7 +848,7 @@ impl Validator {
                 let iq = n(&mut ev, "inputQuantityList", 2).unwrap_or(0);
                 let oe = n(&mut ev, "outputEPCList", 0).unwrap_or(0);
                 let oq = n(&mut ev, "outputQuantityList", 2).unwrap_or(0);
-                let tid = m.get("transformationID");
+                let tid = member(m, "transformationID");
                 if let Some(t) = tid {
                     ev.uri("/transformationID", t);
                 }
@@ -854,13 +864,13 @@ impl Validator {
             _ => {}
         }
         // Why / where.
-        if let Some(v) = m.get("bizStep") {
+        if let Some(v) = member(m, "bizStep") {
             ev.vocab("/bizStep", v, VocabKind::BizStep, "business step");
         }
-        if let Some(v) = m.get("disposition") {
+        if let Some(v) = member(m, "disposition") {
             ev.vocab("/disposition", v, VocabKind::Disposition, "disposition");
         }
-        if let Some(pd) = m.get("persistentDisposition") {
+        if let Some(pd) = member(m, "persistentDisposition") {
             if let Some(pm) = ev.object("/persistentDisposition", pd) {
                 ev.members("/persistentDisposition", pm, &["set", "unset"], true);
                 if !pm.contains_key("set") && !pm.contains_key("unset") {
@@ -886,13 +896,13 @@ impl Validator {
                 }
             }
         }
-        if let Some(v) = m.get("readPoint") {
+        if let Some(v) = member(m, "readPoint") {
             ev.location("/readPoint", v);
         }
-        if let Some(v) = m.get("bizLocation") {
+        if let Some(v) = member(m, "bizLocation") {
             ev.location("/bizLocation", v);
         }
-        if let Some(v) = m.get("bizTransactionList") {
+        if let Some(v) = member(m, "bizTransactionList") {
             ev.typed_list(
                 "/bizTransactionList",
                 v,
@@ -901,10 +911,10 @@ impl Validator {
                 false,
             );
         }
-        if let Some(v) = m.get("sourceList") {
+        if let Some(v) = member(m, "sourceList") {
             ev.typed_list("/sourceList", v, "source", VocabKind::SourceDestType, true);
         }
-        if let Some(v) = m.get("destinationList") {
+        if let Some(v) = member(m, "destinationList") {
             ev.typed_list(
                 "/destinationList",
                 v,
@@ -913,10 +923,10 @@ impl Validator {
                 true,
             );
         }
-        if let Some(v) = m.get("sensorElementList") {
+        if let Some(v) = member(m, "sensorElementList") {
             ev.sensor_elements("/sensorElementList", v);
         }
-        if let Some(v) = m.get("ilmd") {
+        if let Some(v) = member(m, "ilmd") {
             if let Some(im) = ev.object("/ilmd", v) {
                 ev.members("/ilmd", im, &[], false);
             }
