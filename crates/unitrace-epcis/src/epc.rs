@@ -17,16 +17,9 @@ pub enum EpcFormat {
     DigitalLink,
 }
 
+/// The GS1 mod-10 check digit of `body` (from `unitrace-id`).
 fn check_digit(body: &str) -> Option<char> {
-    let mut sum = 0u32;
-    for (i, c) in body.bytes().rev().enumerate() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = u32::from(c - b'0');
-        sum += if i % 2 == 0 { d * 3 } else { d };
-    }
-    char::from_digit((10 - sum % 10) % 10, 10)
+    unitrace_id::check::gs1_check_digit(body.as_bytes()).map(char::from)
 }
 
 fn all_digits(s: &str) -> bool {
@@ -161,6 +154,14 @@ pub fn urn_is_well_formed(urn: &str) -> bool {
     urn_to_dl(urn).is_some()
 }
 
+/// An EPC pure-identity URN to its canonical GS1 Digital Link through `unitrace-id` (URN ->
+/// identity -> AIs -> element string -> Digital Link).
+pub fn id_urn_to_dl(urn: &str) -> Option<String> {
+    let uri = unitrace_id::parse_epc_uri(urn).ok()?;
+    let es = unitrace_id::ElementString::from_ais(uri.identity.to_ais()).ok()?;
+    unitrace_id::digital_link::to_digital_link(&es).ok()
+}
+
 pub fn urn_to_dl(urn: &str) -> Option<String> {
     const DL: &str = "https://id.gs1.org";
     if let Some(body) = urn.strip_prefix("urn:epc:id:") {
@@ -184,14 +185,6 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
                 dl_escape_into(ser, &mut out);
                 Some(out)
             }
-            "sscc" => {
-                let (cp, sr) = split_fixed(body, 17)?;
-                let (ext, rest) = sr.split_at_checked(1)?;
-                Some(format!(
-                    "{DL}/00/{}",
-                    key_with_cd(format!("{ext}{cp}{rest}"))?
-                ))
-            }
             "sgln" => {
                 let (cp, lr, ext) = (parts.next()?, parts.next()?, parts.next()?);
                 if !pair_ok(cp, lr, 12) {
@@ -210,75 +203,6 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
                     Some(dl("414", &gln, Some(("254", ext))))
                 }
             }
-            "grai" => {
-                let (cp, at, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                if !pair_ok(cp, at, 12) {
-                    return None;
-                }
-                if !urn_component_ok(ser, 16) {
-                    return None;
-                }
-                let grai = key_with_cd(format!("0{cp}{at}"))?;
-                Some(format!("{DL}/8003/{grai}{}", dl_escape(ser)))
-            }
-            "giai" => {
-                let (cp, ar) = body.split_once('.')?;
-                if !(6..=12).contains(&cp.len())
-                    || !all_digits(cp)
-                    || !urn_component_ok(ar, 30 - cp.len())
-                {
-                    return None;
-                }
-                Some(format!("{DL}/8004/{cp}{}", dl_escape(ar)))
-            }
-            "gsrn" | "gsrnp" => {
-                let (cp, sr) = split_fixed(body, 17)?;
-                let ai = if scheme == "gsrn" { "8018" } else { "8017" };
-                Some(format!("{DL}/{ai}/{}", key_with_cd(format!("{cp}{sr}"))?))
-            }
-            "gdti" => {
-                let (cp, dt, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                if !pair_ok(cp, dt, 12) {
-                    return None;
-                }
-                if !urn_component_ok(ser, 17) {
-                    return None;
-                }
-                Some(format!(
-                    "{DL}/253/{}{}",
-                    key_with_cd(format!("{cp}{dt}"))?,
-                    dl_escape(ser)
-                ))
-            }
-            "sgcn" => {
-                let (cp, cr, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                if !pair_ok(cp, cr, 12) {
-                    return None;
-                }
-                if !ser.is_empty() && !all_digits(ser) || ser.len() > 12 {
-                    return None;
-                }
-                Some(format!(
-                    "{DL}/255/{}{ser}",
-                    key_with_cd(format!("{cp}{cr}"))?
-                ))
-            }
-            "cpi" => {
-                let (cp, rest) = body.split_once('.')?;
-                let (cpref, ser) = rest.rsplit_once('.')?;
-                if !(6..=12).contains(&cp.len())
-                    || !all_digits(cp)
-                    || !all_digits(ser)
-                    || ser.len() > 12
-                    || !urn_component_ok(cpref, 30 - cp.len())
-                {
-                    return None;
-                }
-                Some(format!(
-                    "{DL}/8010/{}/8011/{ser}",
-                    dl_escape(&format!("{cp}{cpref}"))
-                ))
-            }
             "ginc" => {
                 let (cp, r) = body.split_once('.')?;
                 if !(6..=12).contains(&cp.len())
@@ -292,10 +216,6 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
             "gsin" => {
                 let (cp, sr) = split_fixed(body, 16)?;
                 Some(format!("{DL}/402/{}", key_with_cd(format!("{cp}{sr}"))?))
-            }
-            "pgln" => {
-                let (cp, pr) = split_fixed(body, 12)?;
-                Some(format!("{DL}/417/{}", key_with_cd(format!("{cp}{pr}"))?))
             }
             "itip" => {
                 let mut p = body.splitn(5, '.');
@@ -331,7 +251,9 @@ pub fn urn_to_dl(urn: &str) -> Option<String> {
                     dl_escape(tpx)
                 ))
             }
-            _ => None,
+            // Every other scheme through the identifier library (it agrees with the fast paths
+            // above; GINC, GSIN, ITIP and UPUI are converted here because it lacks them).
+            _ => id_urn_to_dl(urn),
         }
     } else if let Some(body) = urn.strip_prefix("urn:epc:class:lgtin:") {
         let mut parts = body.splitn(3, '.');
