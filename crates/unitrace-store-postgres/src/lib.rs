@@ -7,10 +7,13 @@
 //! returns, whatever the server default.
 //! Reads run on a small pool of connections.
 
+mod ceiling;
 mod query;
 mod rows;
 mod schema;
 mod tx;
+
+pub use ceiling::ceiling_write;
 
 use std::collections::HashMap;
 use std::ops::Deref;

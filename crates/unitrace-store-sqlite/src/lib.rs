@@ -5,9 +5,12 @@
 //! one transaction (each request still all-or-nothing through a savepoint). Reads use a small pool
 //! of read connections on blocking threads.
 
+mod ceiling;
 mod query;
 mod schema;
 mod tx;
+
+pub use ceiling::ceiling_write;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
