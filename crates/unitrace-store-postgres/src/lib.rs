@@ -73,7 +73,7 @@ struct Inner {
     config: tokio_postgres::Config,
     clock: Arc<dyn Clock>,
     writer: mpsc::Sender<WriteMsg>,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, StmtCache)>>,
     readers: Arc<Semaphore>,
 }
 
@@ -95,9 +95,14 @@ async fn connect(config: &tokio_postgres::Config) -> StoreResult<Client> {
     Ok(client)
 }
 
+/// Prepared statements of one read connection, by SQL text (at most [`STMT_CACHE`]).
+type StmtCache = Mutex<HashMap<String, Statement>>;
+/// Statements kept per read connection; the cache is emptied when it would grow beyond.
+const STMT_CACHE: usize = 128;
+
 /// A read connection, returned to the pool when dropped.
 struct Pooled<'a> {
-    client: Option<Client>,
+    client: Option<(Client, StmtCache)>,
     inner: &'a Inner,
     _permit: OwnedSemaphorePermit,
 }
@@ -106,16 +111,58 @@ impl Deref for Pooled<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
         // Present from creation until drop.
-        self.client
+        &self
+            .client
             .as_ref()
             .unwrap_or_else(|| unreachable!("pooled client taken before drop"))
+            .0
+    }
+}
+
+impl Pooled<'_> {
+    /// The statement for `sql`, prepared once per connection (one round trip saved per query).
+    async fn stmt(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        let cache = &self
+            .client
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("pooled client taken before drop"))
+            .1;
+        if let Some(s) = cache.lock().ok().and_then(|c| c.get(sql).cloned()) {
+            return Ok(s);
+        }
+        let s = Client::prepare(self, sql).await?;
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= STMT_CACHE {
+                c.clear();
+            }
+            c.insert(sql.to_string(), s.clone());
+        }
+        Ok(s)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let st = self.stmt(sql).await?;
+        Client::query(self, &st, params).await
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+        let st = self.stmt(sql).await?;
+        Client::query_opt(self, &st, params).await
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
-            if !c.is_closed() {
+            if !c.0.is_closed() {
                 if let Ok(mut idle) = self.inner.idle.lock() {
                     if idle.len() < READ_POOL {
                         idle.push(c);
@@ -147,7 +194,7 @@ impl PostgresStore {
                 config,
                 clock,
                 writer: tx,
-                idle: Mutex::new(vec![client]),
+                idle: Mutex::new(vec![(client, Mutex::new(HashMap::new()))]),
                 readers: Arc::new(Semaphore::new(MAX_READERS)),
             }),
         })
@@ -163,8 +210,11 @@ impl PostgresStore {
             .map_err(|_| StoreError::Closed)?;
         let idle = self.inner.idle.lock().ok().and_then(|mut v| v.pop());
         let client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => connect(&self.inner.config).await?,
+            Some(c) if !c.0.is_closed() => c,
+            _ => (
+                connect(&self.inner.config).await?,
+                Mutex::new(HashMap::new()),
+            ),
         };
         Ok(Pooled {
             client: Some(client),
