@@ -29,6 +29,9 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Load the demo dataset and serve it (`serve --demo`).
     Demo(cli::serve::ServeArgs),
+    /// Benchmarks of whole subsystems (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Id(cmd) => cli::id::run(cmd).map(|()| true),
         Command::Epcis(cmd) => cli::epcis::run(cmd),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Bench(cmd) => cli::bench::run(cmd).map(|()| true),
         Command::Demo(mut args) => {
             args.demo = true;
             cli::serve::run(args)

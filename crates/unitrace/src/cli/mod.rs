@@ -1,5 +1,6 @@
 //! The CLI verbs, one module each.
 
+pub mod bench;
 pub mod epcis;
 pub mod id;
 pub mod serve;
