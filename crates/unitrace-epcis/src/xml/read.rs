@@ -360,6 +360,16 @@ impl<R: BufRead> Core<R> {
         }
     }
 
+    /// A child element other than the one the schema allows here.
+    fn unexpected_child(&self, el: &Elem, path: &PathSeg<'_>, expected: &str) -> XmlError {
+        self.err_at(
+            el,
+            path,
+            XmlErrorKind::Structure,
+            format!("expected <{expected}>, found <{}>", el.qname()),
+        )
+    }
+
     fn err_at(
         &self,
         el: &Elem,
@@ -865,12 +875,7 @@ impl<R: BufRead> Core<R> {
                 name: &name,
             };
             if !c.is(item) {
-                return Err(self.err_at(
-                    c,
-                    &seg,
-                    XmlErrorKind::Structure,
-                    format!("expected <{item}>, found <{}>", c.qname()),
-                ));
+                return Err(self.unexpected_child(c, &seg, item));
             }
             v.push(Value::String(self.take_text(c, &seg)?));
         }
@@ -962,12 +967,7 @@ impl<R: BufRead> Core<R> {
                 name: &c.local,
             };
             if !c.is(item) {
-                return Err(self.err_at(
-                    c,
-                    &seg,
-                    XmlErrorKind::Structure,
-                    format!("expected <{item}>, found <{}>", c.qname()),
-                ));
+                return Err(self.unexpected_child(c, &seg, item));
             }
             v.push(Value::String(self.text_of(c, &seg)?));
         }
@@ -982,12 +982,7 @@ impl<R: BufRead> Core<R> {
                 name: &c.local,
             };
             if !c.is("quantityElement") {
-                return Err(self.err_at(
-                    c,
-                    &seg,
-                    XmlErrorKind::Structure,
-                    format!("expected <quantityElement>, found <{}>", c.qname()),
-                ));
+                return Err(self.unexpected_child(c, &seg, "quantityElement"));
             }
             let mut m = Map::new();
             let (mut class, mut qty, mut uom) = (None, None, None);
@@ -1103,12 +1098,7 @@ impl<R: BufRead> Core<R> {
                 name: &c.local,
             };
             if !c.is(item) {
-                return Err(self.err_at(
-                    c,
-                    &seg,
-                    XmlErrorKind::Structure,
-                    format!("expected <{item}>, found <{}>", c.qname()),
-                ));
+                return Err(self.unexpected_child(c, &seg, item));
             }
             let mut m = Map::new();
             if let Some(t) = c.attr("type") {
@@ -1196,12 +1186,7 @@ impl<R: BufRead> Core<R> {
                 name: &c.local,
             };
             if !c.is("sensorElement") {
-                return Err(self.err_at(
-                    c,
-                    &seg,
-                    XmlErrorKind::Structure,
-                    format!("expected <sensorElement>, found <{}>", c.qname()),
-                ));
+                return Err(self.unexpected_child(c, &seg, "sensorElement"));
             }
             let mut m = Map::new();
             let mut reports = Vec::new();
@@ -1517,12 +1502,7 @@ impl<R: BufRead> Core<R> {
                 name: &v.local,
             };
             if !v.is("Vocabulary") {
-                return Err(self.err_at(
-                    v,
-                    &vseg,
-                    XmlErrorKind::Structure,
-                    format!("expected <Vocabulary>, found <{}>", v.qname()),
-                ));
+                return Err(self.unexpected_child(v, &vseg, "Vocabulary"));
             }
             let mut vm = Map::new();
             let Some(t) = v.attr("type") else {
@@ -1547,12 +1527,7 @@ impl<R: BufRead> Core<R> {
                             name: &ve.local,
                         };
                         if !ve.is("VocabularyElement") {
-                            return Err(self.err_at(
-                                ve,
-                                &eseg,
-                                XmlErrorKind::Structure,
-                                format!("expected <VocabularyElement>, found <{}>", ve.qname()),
-                            ));
+                            return Err(self.unexpected_child(ve, &eseg, "VocabularyElement"));
                         }
                         elems.push(self.vocabulary_element(ve, &eseg)?);
                     }
