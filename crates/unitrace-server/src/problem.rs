@@ -40,6 +40,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "NoSuchResourceException", detail)
     }
 
+    /// 409: the resource exists already, or changed since it was read.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "ConflictException", detail)
+    }
+
     pub fn capture_limit(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -130,6 +135,7 @@ fn title(kind: &str) -> &'static str {
         "CaptureLimitExceededException" => "Capture limit exceeded",
         "NotAcceptableException" => "No acceptable representation",
         "ServiceUnavailableException" => "Service unavailable",
+        "ConflictException" => "Conflict",
         _ => "Internal error",
     }
 }
@@ -146,6 +152,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidPageToken(m) => ApiError::query_param(format!("nextPageToken: {m}")),
             StoreError::Unavailable(m) => ApiError::unavailable(format!("store unavailable: {m}")),
             StoreError::Closed => ApiError::unavailable("the store is shutting down"),
+            StoreError::NotFound(m) => ApiError::not_found(m),
+            StoreError::Conflict(m) => ApiError::conflict(m),
             e @ (StoreError::Database(_) | StoreError::Corrupt(_)) => {
                 tracing::error!(error = %e, "store fault");
                 ApiError::internal(e.to_string())

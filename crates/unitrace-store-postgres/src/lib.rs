@@ -9,6 +9,7 @@
 
 mod ceiling;
 mod query;
+mod records;
 mod rows;
 mod schema;
 mod tx;
@@ -92,6 +93,12 @@ async fn connect(config: &tokio_postgres::Config) -> StoreResult<Client> {
         // Ends when the client is dropped or the server goes away; errors surface on the client.
         let _ = conn.await;
     });
+    // Writes made on pooled connections (records) are durable when they return, whatever the
+    // server's default.
+    client
+        .batch_execute("SET synchronous_commit = on")
+        .await
+        .map_err(db_err)?;
     Ok(client)
 }
 

@@ -153,6 +153,38 @@ CREATE TABLE party (
     attributes TEXT
 );
 "#,
+    // 2: durable records of workflows, their items, counters and serial claims.
+    r#"
+CREATE TABLE record (
+    kind TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    version BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+
+CREATE TABLE record_item (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    item TEXT COLLATE "C" NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, key, item)
+);
+
+CREATE TABLE counter (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+
+CREATE TABLE serial_claim (
+    gtin TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    allocation TEXT NOT NULL,
+    PRIMARY KEY (gtin, serial)
+);
+"#,
 ];
 
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {

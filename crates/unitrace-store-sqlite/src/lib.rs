@@ -7,6 +7,7 @@
 
 mod ceiling;
 mod query;
+mod records;
 mod schema;
 mod tx;
 
@@ -48,9 +49,16 @@ enum MasterWrite {
     Party(Party),
 }
 
+/// What a write closure returns (downcast by [`SqliteStore::exec`]).
+type ExecOut = StoreResult<Box<dyn std::any::Any + Send>>;
+/// A write run by the writer thread inside the group transaction (under its own savepoint), with
+/// the store clock's time; its reply is sent after the commit.
+type ExecFn = Box<dyn FnOnce(&Connection, i64) -> ExecOut + Send>;
+
 enum WriteMsg {
     Capture(CaptureRequest, oneshot::Sender<StoreResult<CaptureReport>>),
     Master(MasterWrite, oneshot::Sender<StoreResult<()>>),
+    Exec(ExecFn, oneshot::Sender<ExecOut>),
 }
 
 struct Inner {
@@ -159,6 +167,25 @@ impl SqliteStore {
         .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
     }
 
+    /// Run `f` on the writer thread inside a group transaction; the answer comes after the commit.
+    async fn exec<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, i64) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        let f: ExecFn =
+            Box::new(move |c, now| f(c, now).map(|v| Box::new(v) as Box<dyn std::any::Any + Send>));
+        self.inner
+            .writer
+            .send(WriteMsg::Exec(f, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let out = rx.await.map_err(|_| StoreError::Closed)??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Database("write closure answered with the wrong type".into()))
+    }
+
     async fn master(&self, m: MasterWrite) -> StoreResult<()> {
         let (tx, rx) = oneshot::channel();
         self.inner
@@ -190,18 +217,23 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteMsg>, clock: Ar
 fn msg_events(m: &WriteMsg) -> usize {
     match m {
         WriteMsg::Capture(r, _) => r.events.len().max(1),
-        WriteMsg::Master(..) => 1,
+        WriteMsg::Master(..) | WriteMsg::Exec(..) => 1,
     }
 }
 
-/// Per-request results of one batch: captures, then master-data writes.
-type BatchResults = (Vec<StoreResult<CaptureReport>>, Vec<StoreResult<()>>);
+/// Per-request results of one batch: captures, master-data writes, then write closures.
+type BatchResults = (
+    Vec<StoreResult<CaptureReport>>,
+    Vec<StoreResult<()>>,
+    Vec<ExecOut>,
+);
 
 /// One group commit: every request of the batch in one transaction, replies after the commit.
 fn write_batch(conn: &mut Connection, batch: Vec<WriteMsg>, clock: &dyn Clock) {
     let mut captures = Vec::new();
     let mut capture_replies = Vec::new();
     let mut masters = Vec::new();
+    let mut execs = Vec::new();
     for m in batch {
         match m {
             WriteMsg::Capture(r, reply) => {
@@ -209,6 +241,7 @@ fn write_batch(conn: &mut Connection, batch: Vec<WriteMsg>, clock: &dyn Clock) {
                 capture_replies.push(reply);
             }
             WriteMsg::Master(m, reply) => masters.push((m, reply)),
+            WriteMsg::Exec(f, reply) => execs.push((Some(f), reply)),
         }
     }
     let result = (|| -> StoreResult<BatchResults> {
@@ -224,13 +257,25 @@ fn write_batch(conn: &mut Connection, batch: Vec<WriteMsg>, clock: &dyn Clock) {
                 conn.execute_batch("RELEASE m").map_err(db_err)?;
                 master_results.push(r);
             }
+            let now = clock.now_millis();
+            let mut exec_results = Vec::with_capacity(execs.len());
+            for (f, _) in &mut execs {
+                let Some(f) = f.take() else { continue };
+                conn.execute_batch("SAVEPOINT x").map_err(db_err)?;
+                let r = f(conn, now);
+                if r.is_err() {
+                    conn.execute_batch("ROLLBACK TO x").map_err(db_err)?;
+                }
+                conn.execute_batch("RELEASE x").map_err(db_err)?;
+                exec_results.push(r);
+            }
             let mut tx = SqliteTx { conn };
             let capture_results = if captures.is_empty() {
                 Vec::new()
             } else {
                 capture_group(&mut tx, clock.now_millis(), &captures)?
             };
-            Ok((capture_results, master_results))
+            Ok((capture_results, master_results, exec_results))
         })();
         match body {
             Ok(r) => {
@@ -244,7 +289,10 @@ fn write_batch(conn: &mut Connection, batch: Vec<WriteMsg>, clock: &dyn Clock) {
         }
     })();
     match result {
-        Ok((cr, mr)) => {
+        Ok((cr, mr, xr)) => {
+            for ((_, reply), r) in execs.into_iter().zip(xr) {
+                let _ = reply.send(r);
+            }
             for (reply, r) in capture_replies.into_iter().zip(cr) {
                 let _ = reply.send(r);
             }
@@ -262,6 +310,9 @@ fn write_batch(conn: &mut Connection, batch: Vec<WriteMsg>, clock: &dyn Clock) {
                 let _ = reply.send(Err(StoreError::Database(msg.clone())));
             }
             for (_, reply) in masters {
+                let _ = reply.send(Err(StoreError::Database(msg.clone())));
+            }
+            for (_, reply) in execs {
                 let _ = reply.send(Err(StoreError::Database(msg.clone())));
             }
         }

@@ -149,6 +149,38 @@ CREATE TABLE party (
     attributes TEXT
 ) WITHOUT ROWID;
 "#,
+    // 2: durable records of workflows, their items, counters and serial claims.
+    r#"
+CREATE TABLE record (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+
+CREATE TABLE record_item (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    item TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, key, item)
+) WITHOUT ROWID;
+
+CREATE TABLE counter (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE serial_claim (
+    gtin TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    allocation TEXT NOT NULL,
+    PRIMARY KEY (gtin, serial)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {

@@ -12,6 +12,10 @@ use crate::query::PageCursor;
 use crate::state::{replay, EventFacts, HistoryItem, RoleSet};
 use crate::*;
 
+#[path = "conformance_records.rs"]
+mod records;
+pub use records::*;
+
 /// Creates the store of one test: empty at the first `open`, the same database at later calls
 /// (a restart). Dropping the factory removes the database.
 #[async_trait]
@@ -61,6 +65,11 @@ macro_rules! conformance_suite {
             genealogy_both_directions,
             current_location_through_containers,
             model_based_random_sequences,
+            records_create_update_delete,
+            records_listing_and_restart,
+            record_items,
+            counters_never_overlap,
+            serial_claims_all_or_nothing,
         );
     };
     (@tests $factory:expr; $($name:ident),* $(,)?) => {

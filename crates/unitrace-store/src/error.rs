@@ -21,6 +21,12 @@ pub enum StoreError {
     /// Stored data could not be read back (corruption, or written by a newer version).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The thing already exists, or changed since it was read (records: optimistic concurrency).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The thing to update does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// The store is shutting down or its writer has stopped.
     #[error("store closed")]
     Closed,

@@ -6,6 +6,7 @@
 //!   unit state in the same transaction, late events replayed in event-time order).
 //! - [`state`]: the pure rules of unit state.
 //! - [`EventQuery`]: the EPCIS 2.0 query parameters.
+//! - [`RecordStore`]: durable records of workflows (a supertrait of [`Store`]).
 //! - `conformance` (feature `conformance`): the test suite every backend runs.
 
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod event;
 pub mod limits;
 pub mod master;
 pub mod query;
+pub mod records;
 pub mod state;
 pub mod units;
 
@@ -37,13 +39,14 @@ pub use query::{
     Genealogy, GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
     SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };
+pub use records::{Record, RecordItem, RecordStore};
 pub use state::{HistoryItem, UnitState};
 
 use limits::{MAX_CONTAINMENT_DEPTH, MAX_CONTAINMENT_NODES, MAX_TIMELINE_EVENTS};
 
 /// The event store. Every method is safe to call concurrently.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: RecordStore + Send + Sync {
     /// Capture a document of events. Returns once the outcome is durable. `Err` only for faults of
     /// the store or a request over a limit; bad events are reported per event in the report.
     async fn capture(

@@ -43,3 +43,10 @@ pub const MAX_GROUP_EVENTS: usize = 20_000;
 pub const MIN_TIME_MS: i64 = -62_135_596_800_000;
 /// Latest accepted event time: 9999-12-31T23:59:59.999Z.
 pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// Bytes of one record body or record item body.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// Records or record items returned by one list call.
+pub const MAX_RECORD_PAGE: usize = 10_000;
+/// Record items, or serials, written or read by one call.
+pub const MAX_RECORD_ITEMS_PER_CALL: usize = 10_000;
