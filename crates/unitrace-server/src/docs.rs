@@ -10,6 +10,38 @@ use crate::problem::ApiError;
 use crate::{lock, AppState};
 
 const OPENAPI: &str = include_str!("../assets/openapi.json");
+/// Paths of the operations routes, kept beside their modules' owners and merged at first use.
+const OPENAPI_PARTS: [&str; 2] = [
+    include_str!("../assets/openapi-ops-a.json"),
+    include_str!("../assets/openapi-ops-b.json"),
+];
+
+/// Our OpenAPI document: the main one with the `paths` (and `components.schemas`) of the parts.
+fn openapi_document() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(OPENAPI).unwrap_or_else(|_| json!({}));
+        for part in OPENAPI_PARTS {
+            let Ok(part) = serde_json::from_str::<serde_json::Value>(part) else {
+                continue;
+            };
+            for key in ["paths", "components/schemas"] {
+                let (Some(from), Some(into)) = (
+                    part.pointer(&format!("/{key}")).and_then(|v| v.as_object()),
+                    doc.pointer_mut(&format!("/{key}"))
+                        .and_then(|v| v.as_object_mut()),
+                ) else {
+                    continue;
+                };
+                for (k, v) in from {
+                    into.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        doc.to_string()
+    })
+}
 const DOCS: &str = include_str!("../assets/docs.html");
 
 pub async fn root() -> Response {
@@ -83,9 +115,28 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi_document(),
+    )
+        .into_response()
 }
 
 pub async fn docs() -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], DOCS).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_parts_are_json_with_paths() {
+        for part in OPENAPI_PARTS {
+            let v: serde_json::Value = serde_json::from_str(part).expect("part is JSON");
+            assert!(v["paths"].is_object(), "part has no paths object");
+        }
+        let doc: serde_json::Value = serde_json::from_str(openapi_document()).expect("JSON");
+        assert!(doc["paths"]["/events"].is_object());
+    }
 }

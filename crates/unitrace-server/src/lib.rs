@@ -7,6 +7,8 @@
 mod docs;
 mod epcis;
 mod metrics;
+mod ops_a;
+mod ops_b;
 pub mod params;
 pub mod problem;
 pub mod subs;
@@ -324,6 +326,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(docs::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
+        .merge(ops_a::routes())
+        .merge(ops_b::routes())
         .fallback(units::resolver_fallback)
         .layer(body_limit)
         .merge(capture)
