@@ -1,0 +1,1 @@
+//! Serials, verification, alerts, decommissioning.

@@ -1,0 +1,5 @@
+//! Integration tests of the operations (one binary): `a` serials, verification, alerts and
+//! decommissioning; `b` receiving, cycle counts and recalls.
+
+mod a;
+mod b;
