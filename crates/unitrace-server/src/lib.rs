@@ -351,6 +351,8 @@ pub async fn run(
         state.clone(),
         state.stopping.subscribe(),
     ));
+    let ops_a = tokio::spawn(ops_a::background(state.clone(), state.stopping.subscribe()));
+    let ops_b = tokio::spawn(ops_b::background(state.clone(), state.stopping.subscribe()));
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -368,5 +370,7 @@ pub async fn run(
     }
     let _ = state.stopping.send(true);
     let _ = delivery.await;
+    let _ = ops_a.await;
+    let _ = ops_b.await;
     res
 }

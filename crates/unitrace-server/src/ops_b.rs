@@ -7,3 +7,8 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
 }
+
+/// Background work of these operations, run beside the server until `stop` turns true.
+pub(crate) async fn background(_state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
