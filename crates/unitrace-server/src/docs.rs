@@ -84,28 +84,43 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     use std::fmt::Write;
-    let depth = lock(&state.jobs.table)
-        .values()
-        .filter(|j| j.running)
-        .count();
-    let mut text = state.metrics.render(depth);
+    let mut text = state.metrics.render(state.jobs.pending());
     let now = crate::now_ms();
-    let d = lock(&state.registry.data);
-    let failing = d.subscriptions.values().filter(|s| s.failures > 0).count();
+    match crate::subs::all_subscriptions(&state).await {
+        Ok(subs) => {
+            let failing = subs.iter().filter(|(_, s)| s.failures > 0).count();
+            let _ = writeln!(
+                text,
+                "# HELP unitrace_subscriptions Webhook subscriptions.\n# TYPE unitrace_subscriptions gauge\nunitrace_subscriptions {}\n# HELP unitrace_subscriptions_failing Subscriptions whose last delivery failed.\n# TYPE unitrace_subscriptions_failing gauge\nunitrace_subscriptions_failing {failing}",
+                subs.len()
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the subscriptions"),
+    }
+    let lag = lock(&state.subs.lag).clone();
     let _ = writeln!(
         text,
-        "# HELP unitrace_subscriptions Webhook subscriptions.\n# TYPE unitrace_subscriptions gauge\nunitrace_subscriptions {}\n# HELP unitrace_subscriptions_failing Subscriptions whose last delivery failed.\n# TYPE unitrace_subscriptions_failing gauge\nunitrace_subscriptions_failing {failing}\n# HELP unitrace_subscription_watermark_age_seconds Age of each subscription's watermark (recordTime of the newest event delivered): the subscription lag bound.\n# TYPE unitrace_subscription_watermark_age_seconds gauge",
-        d.subscriptions.len()
+        "# HELP unitrace_subscription_lag_seconds Age of the oldest event a subscription has not delivered yet (0 when it is caught up), as this node last saw it.\n# TYPE unitrace_subscription_lag_seconds gauge"
     );
-    for s in d.subscriptions.values() {
+    for (id, l) in &lag {
+        let age = l.oldest_pending.map_or(0, |t| (now - t).max(0));
         let _ = writeln!(
             text,
-            "unitrace_subscription_watermark_age_seconds{{subscription=\"{}\"}} {}",
-            s.id,
-            (now - s.watermark).max(0) as f64 / 1000.0
+            "unitrace_subscription_lag_seconds{{subscription=\"{id}\"}} {}",
+            age as f64 / 1000.0
         );
     }
-    drop(d);
+    let _ = writeln!(
+        text,
+        "# HELP unitrace_subscription_pending_events Events a subscription has not delivered yet (counted up to one delivery, 500), as this node last saw it.\n# TYPE unitrace_subscription_pending_events gauge"
+    );
+    for (id, l) in &lag {
+        let _ = writeln!(
+            text,
+            "unitrace_subscription_pending_events{{subscription=\"{id}\"}} {}",
+            l.pending
+        );
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

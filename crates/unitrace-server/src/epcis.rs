@@ -17,7 +17,7 @@ use unitrace_store::{CaptureOutcome, EventQuery, EventType, StoredEvent, UnitFil
 
 use crate::params::{pairs, pairs_of_json, to_event_query};
 use crate::problem::{ApiError, ApiResult};
-use crate::{add_gs1_headers, lock, now_ms, rfc3339, AppState};
+use crate::{add_gs1_headers, now_ms, rfc3339, AppState};
 
 const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 
@@ -182,8 +182,8 @@ pub async fn post_capture(
     let prepared = prepare(&state, body).await?;
     let id = state
         .jobs
-        .submit(prepared, mode)
-        .ok_or_else(|| ApiError::unavailable("the capture queue is full; retry later"))?;
+        .submit(state.store.as_ref(), prepared, mode)
+        .await?;
     state.metrics.capture_jobs.fetch_add(1, Ordering::Relaxed);
     let mut r = (
         StatusCode::ACCEPTED,
@@ -227,7 +227,7 @@ fn outcome_errors(
 
 pub(crate) async fn run_job(state: &AppState, id: u64, prepared: Prepared, mode: CaptureMode) {
     let res = unitrace_capture::capture_prepared(state.store.as_ref(), prepared, mode).await;
-    match res {
+    let (stored, errors, error_count) = match res {
         Ok(r) => {
             let stored = r.report.stored();
             let dup = r
@@ -244,31 +244,25 @@ pub(crate) async fn run_job(state: &AppState, id: u64, prepared: Prepared, mode:
                 .metrics
                 .events_duplicate
                 .fetch_add(dup as u64, Ordering::Relaxed);
+            let failed = r.report.outcomes.iter().filter(|o| o.is_failure()).count();
             let errors = outcome_errors(&r.hash_ids, &r.event_ids, &r.report.outcomes);
-            if !errors.is_empty() {
-                state
-                    .metrics
-                    .captures_failed
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            state.jobs.finish(id, |j| {
-                j.success = errors.is_empty();
-                j.errors = errors;
-                j.stored = stored;
-            });
+            (stored, errors, failed)
         }
         Err(e) => {
             tracing::warn!(job = id, error = %e, "capture job failed");
-            state
-                .metrics
-                .captures_failed
-                .fetch_add(1, Ordering::Relaxed);
-            state.jobs.finish(id, |j| {
-                j.success = false;
-                j.errors = vec![json!({"message": e.to_string()})];
-            });
+            (0, vec![json!({"message": e.to_string()})], 1)
         }
+    };
+    if error_count > 0 {
+        state
+            .metrics
+            .captures_failed
+            .fetch_add(1, Ordering::Relaxed);
     }
+    state
+        .jobs
+        .finish(state.store.as_ref(), id, stored, errors, error_count)
+        .await;
 }
 
 fn job_json(j: &crate::Job) -> Value {
@@ -278,9 +272,10 @@ fn job_json(j: &crate::Job) -> Value {
         "finishedAt": j.finished_at.map(rfc3339),
         "running": j.running,
         "success": j.success,
-        "captureErrorBehaviour": match j.mode { CaptureMode::Rollback => "rollback", CaptureMode::Proceed => "proceed" },
+        "captureErrorBehaviour": j.mode,
         "eventCount": j.events,
         "storedCount": j.stored,
+        "errorCount": j.error_count,
         "errors": j.errors,
     })
 }
@@ -301,11 +296,11 @@ pub async fn get_capture(
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let id = path_or_400(id)?;
-    let job = id
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| state.jobs.get(n))
-        .ok_or_else(|| ApiError::not_found(format!("no capture job {id:?}")))?;
+    let job = match id.parse::<u64>() {
+        Ok(n) => crate::jobs::get(state.store.as_ref(), n).await?,
+        Err(_) => None,
+    }
+    .ok_or_else(|| ApiError::not_found(format!("no capture job {id:?}")))?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
@@ -336,7 +331,7 @@ pub async fn list_capture(
             }
         }
     }
-    let jobs = state.jobs.list(after, per_page + 1);
+    let jobs = crate::jobs::list(state.store.as_ref(), after, per_page + 1).await?;
     let more = jobs.len() > per_page;
     let list: Vec<Value> = jobs.iter().take(per_page).map(job_json).collect();
     let mut r = json_response(StatusCode::OK, &Value::Array(list));
@@ -834,25 +829,7 @@ pub async fn post_query(
         .ok_or_else(|| ApiError::validation("the body needs \"query\""))?;
     // Check it now, so a stored query always runs.
     to_event_query(&pairs_of_json(&query)?, state.config.max_per_page)?;
-    {
-        let mut d = lock(&state.registry.data);
-        if d.queries.contains_key(&name) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "ValidationException",
-                format!("a query named {name:?} exists; DELETE it first"),
-            ));
-        }
-        if d.queries.len() >= state.config.max_named_queries {
-            return Err(ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "ValidationException",
-                format!("at most {} named queries", state.config.max_named_queries),
-            ));
-        }
-        d.queries.insert(name.clone(), query.clone());
-    }
-    save(&state)?;
+    crate::subs::create_query(&state, &name, &query, state.config.max_named_queries).await?;
     let mut r = json_response(StatusCode::CREATED, &json!({"name": name, "query": query}));
     if let Ok(v) = HeaderValue::from_str(&format!("/queries/{name}")) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -860,30 +837,20 @@ pub async fn post_query(
     Ok(r)
 }
 
-pub async fn list_queries(State(state): State<AppState>) -> Response {
-    let d = lock(&state.registry.data);
-    let v: Vec<Value> = d
-        .queries
-        .iter()
+pub async fn list_queries(State(state): State<AppState>) -> ApiResult<Response> {
+    let v: Vec<Value> = crate::subs::named_queries(&state, state.config.max_named_queries)
+        .await?
+        .into_iter()
         .map(|(n, q)| json!({"name": n, "query": q}))
         .collect();
-    drop(d);
-    json_response(StatusCode::OK, &Value::Array(v))
+    Ok(json_response(StatusCode::OK, &Value::Array(v)))
 }
 
-fn save(state: &AppState) -> ApiResult<()> {
-    state
-        .registry
-        .save()
-        .map_err(|e| ApiError::internal(format!("cannot save the server state file: {e}")))
-}
-
-fn named(state: &AppState, name: &str) -> ApiResult<Value> {
-    lock(&state.registry.data)
-        .queries
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))
+async fn named(state: &AppState, name: &str) -> ApiResult<Value> {
+    if !valid_name(name) {
+        return Err(ApiError::not_found(format!("no query named {name:?}")));
+    }
+    crate::subs::named_query(state, name).await
 }
 
 pub async fn get_query(
@@ -891,7 +858,7 @@ pub async fn get_query(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    let q = named(&state, &name)?;
+    let q = named(&state, &name).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"name": name, "query": q}),
@@ -903,15 +870,10 @@ pub async fn delete_query(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    {
-        let mut d = lock(&state.registry.data);
-        d.queries
-            .remove(&name)
-            .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))?;
-        // Its subscriptions go with it.
-        d.subscriptions.retain(|_, s| s.query_name != name);
+    // Its subscriptions go with it.
+    if !valid_name(&name) || !crate::subs::delete_query(&state, &name).await? {
+        return Err(ApiError::not_found(format!("no query named {name:?}")));
     }
-    save(&state)?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_gs1_headers(r.headers_mut());
     Ok(r)
@@ -925,7 +887,7 @@ pub async fn query_events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    let q = named(&state, &name)?;
+    let q = named(&state, &name).await?;
     if let Ok(ws) = ws {
         // A WebSocket subscription: events recorded from now (or `initialRecordTime`) on.
         let mut watermark = now_ms();
@@ -974,7 +936,7 @@ pub async fn post_subscription(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    named(&state, &name)?;
+    named(&state, &name).await?;
     let body = body_or_413(body, state.config.max_body_bytes)?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::validation(format!("malformed JSON: {e}")))?;
@@ -1015,44 +977,25 @@ pub async fn post_subscription(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::validation("reportIfEmpty must be a boolean")),
     };
-    let now = now_ms();
     let watermark = match v.get("initialRecordTime") {
-        None | Some(Value::Null) => now,
+        None | Some(Value::Null) => now_ms(),
         Some(Value::String(t)) => unitrace_epcis::time::parse_instant(t)
             .map(|(i, _)| i.unix_millis())
             .map_err(|e| ApiError::validation(format!("initialRecordTime: {e}")))?,
         Some(_) => return Err(ApiError::validation("initialRecordTime must be a dateTime")),
     };
-    let sub = {
-        let mut d = lock(&state.registry.data);
-        if d.subscriptions.len() >= crate::subs::MAX_SUBSCRIPTIONS {
-            return Err(ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "ValidationException",
-                format!("at most {} subscriptions", crate::subs::MAX_SUBSCRIPTIONS),
-            ));
-        }
-        d.next_subscription += 1;
-        let sub = crate::subs::Subscription {
-            id: format!("sub{}", d.next_subscription),
+    let sub = crate::subs::create_subscription(
+        &state,
+        crate::subs::NewSubscription {
             query_name: name.clone(),
             dest,
             secret,
             report_if_empty,
-            created_at: now,
             watermark,
-            delivered_at_watermark: Vec::new(),
-            deliveries: 0,
-            failures: 0,
-            next_attempt: now,
-            last_error: None,
             schedule,
-            schedule_checked: now.div_euclid(1000),
-        };
-        d.subscriptions.insert(sub.id.clone(), sub.clone());
-        sub
-    };
-    save(&state)?;
+        },
+    )
+    .await?;
     let mut r = json_response(StatusCode::CREATED, &sub.public_json());
     if let Ok(v) = HeaderValue::from_str(&format!("/queries/{name}/subscriptions/{}", sub.id)) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -1065,12 +1008,12 @@ pub async fn list_subscriptions(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
-    named(&state, &name)?;
-    let list: Vec<Value> = lock(&state.registry.data)
-        .subscriptions
-        .values()
-        .filter(|s| s.query_name == name)
-        .map(|s| s.public_json())
+    named(&state, &name).await?;
+    let list: Vec<Value> = crate::subs::all_subscriptions(&state)
+        .await?
+        .into_iter()
+        .filter(|(_, s)| s.query_name == name)
+        .map(|(_, s)| s.public_json())
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(list)))
 }
@@ -1080,13 +1023,8 @@ pub async fn get_subscription(
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
     let (name, id) = path_or_400(p)?;
-    let s = lock(&state.registry.data)
-        .subscriptions
-        .get(&id)
-        .filter(|s| s.query_name == name)
-        .map(|s| s.public_json())
-        .ok_or_else(|| ApiError::not_found(format!("no subscription {id} of query {name}")))?;
-    Ok(json_response(StatusCode::OK, &s))
+    let s = crate::subs::subscription(&state, &name, &id).await?;
+    Ok(json_response(StatusCode::OK, &s.public_json()))
 }
 
 pub async fn delete_subscription(
@@ -1094,20 +1032,11 @@ pub async fn delete_subscription(
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
     let (name, id) = path_or_400(p)?;
-    {
-        let mut d = lock(&state.registry.data);
-        match d.subscriptions.get(&id) {
-            Some(s) if s.query_name == name => {
-                d.subscriptions.remove(&id);
-            }
-            _ => {
-                return Err(ApiError::not_found(format!(
-                    "no subscription {id} of query {name}"
-                )))
-            }
-        }
+    if !crate::subs::delete_subscription(&state, &name, &id).await? {
+        return Err(ApiError::not_found(format!(
+            "no subscription {id} of query {name}"
+        )));
     }
-    save(&state)?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_gs1_headers(r.headers_mut());
     Ok(r)
@@ -1119,18 +1048,15 @@ async fn stream_ws(
     state: AppState,
     name: String,
     query: Value,
-    mut watermark: i64,
+    watermark: i64,
     mut socket: WebSocket,
 ) {
-    let mut at_watermark: Vec<String> = Vec::new();
+    let mut watermark: crate::subs::Watermark = (watermark, 0);
     let mut stop = state.stopping.subscribe();
     loop {
-        match crate::subs::events_since(&state, &query, watermark, &at_watermark).await {
+        match crate::subs::events_since(&state, &query, watermark).await {
             Ok(events) if !events.is_empty() => {
-                let delivered: Vec<(i64, String)> = events
-                    .iter()
-                    .map(|e| (e.record_time, e.hash_id.clone()))
-                    .collect();
+                let next = crate::subs::advanced(watermark, &events);
                 let list = events.into_iter().map(|e| e.document).collect();
                 let doc = crate::subs::query_document(&name, None, list);
                 if socket
@@ -1140,7 +1066,7 @@ async fn stream_ws(
                 {
                     return;
                 }
-                crate::subs::advance(&mut watermark, &mut at_watermark, &delivered);
+                watermark = next;
                 continue;
             }
             Ok(_) => {}

@@ -6,6 +6,7 @@
 
 mod docs;
 mod epcis;
+pub mod jobs;
 mod metrics;
 mod ops_a;
 mod ops_b;
@@ -14,9 +15,7 @@ pub mod problem;
 pub mod subs;
 mod units;
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,11 +23,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::Value;
-use tokio::sync::mpsc;
-use unitrace_capture::{CaptureMode, Prepared};
 use unitrace_store::Store;
 
+pub use jobs::{Job, Jobs};
 pub use metrics::Metrics;
 
 /// Limits and settings of the server.
@@ -42,14 +39,15 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Capture jobs waiting to be stored; beyond this a capture is refused with 503.
     pub queue_len: usize,
-    /// Capture jobs remembered for `GET /capture`.
+    /// Finished capture jobs kept (in the store) for `GET /capture`.
     pub jobs_kept: usize,
     /// Largest `perPage`.
     pub max_per_page: u32,
     /// Named queries kept.
     pub max_named_queries: usize,
-    /// Where named queries and subscriptions (with their delivery watermarks) are kept across
-    /// restarts; `None`: in memory only.
+    /// The state file of earlier versions (named queries and subscriptions): read once at start
+    /// if it exists, imported into the store, and renamed to `<file>.imported`. Named queries and
+    /// subscriptions now live in the store.
     pub state_file: Option<std::path::PathBuf>,
 }
 
@@ -68,31 +66,6 @@ impl Default for Config {
     }
 }
 
-/// One asynchronous capture job.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub id: u64,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-    pub running: bool,
-    pub success: bool,
-    pub mode: CaptureMode,
-    pub events: usize,
-    pub stored: usize,
-    pub errors: Vec<Value>,
-}
-
-type JobMsg = (u64, Prepared, CaptureMode);
-
-/// Capture jobs: a bounded queue and the table of recent jobs.
-pub struct Jobs {
-    next: AtomicU64,
-    table: Mutex<BTreeMap<u64, Job>>,
-    tx: Mutex<Option<mpsc::Sender<JobMsg>>>,
-    rx: Mutex<Option<mpsc::Receiver<JobMsg>>>,
-    kept: usize,
-}
-
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -100,9 +73,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
-    /// Named queries and subscriptions (in the state file when configured: the store has no
-    /// table for them yet).
-    pub registry: Arc<subs::Registry>,
+    /// What this node last saw of each subscription's delivery (for `/metrics`).
+    pub subs: Arc<subs::Status>,
+    /// A state file of an earlier version, read and waiting to be imported by [`run`].
+    legacy_state: Arc<Mutex<Option<subs::Persisted>>>,
     /// Bounds the documents parsed and validated at once (each may be up to the capture size).
     pub prepare_permits: Arc<tokio::sync::Semaphore>,
     /// Set to true when the server stops: ends WebSocket streams and the delivery loop.
@@ -110,22 +84,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Fails only when the state file exists and cannot be read.
+    /// Fails only when a state file of an earlier version exists and cannot be read.
     pub fn new(store: Arc<dyn Store>, config: Config) -> std::io::Result<AppState> {
-        let (tx, rx) = mpsc::channel(config.queue_len.max(1));
-        let registry = Arc::new(subs::Registry::load(config.state_file.clone())?);
+        let legacy = subs::read_state_file(config.state_file.as_deref())?;
         Ok(AppState {
             store,
-            jobs: Arc::new(Jobs {
-                next: AtomicU64::new(1),
-                table: Mutex::new(BTreeMap::new()),
-                tx: Mutex::new(Some(tx)),
-                rx: Mutex::new(Some(rx)),
-                kept: config.jobs_kept.max(1),
-            }),
+            jobs: Arc::new(Jobs::new(config.queue_len, config.jobs_kept)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
-            registry,
+            subs: Arc::default(),
+            legacy_state: Arc::new(Mutex::new(legacy)),
             prepare_permits: Arc::new(tokio::sync::Semaphore::new(PREPARE_CONCURRENCY)),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
         })
@@ -154,64 +122,6 @@ pub(crate) fn add_gs1_headers(h: &mut HeaderMap) {
     h.insert("GS1-EPCIS-Version", HeaderValue::from_static("2.0.0"));
     h.insert("GS1-CBV-Version", HeaderValue::from_static("2.0.0"));
     h.insert("GS1-Extensions", HeaderValue::from_static(""));
-}
-
-impl Jobs {
-    /// Registers a job and queues it; `None` when the queue is full or closed.
-    pub(crate) fn submit(&self, prepared: Prepared, mode: CaptureMode) -> Option<u64> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let events = prepared.events.len();
-        let tx = lock(&self.tx).clone()?;
-        {
-            let mut t = lock(&self.table);
-            t.insert(
-                id,
-                Job {
-                    id,
-                    created_at: now_ms(),
-                    finished_at: None,
-                    running: true,
-                    success: true,
-                    mode,
-                    events,
-                    stored: 0,
-                    errors: Vec::new(),
-                },
-            );
-            while t.len() > self.kept {
-                // Forget the oldest finished job (running ones are kept).
-                let Some(old) = t.values().find(|j| !j.running).map(|j| j.id) else {
-                    break;
-                };
-                t.remove(&old);
-            }
-        }
-        if tx.try_send((id, prepared, mode)).is_err() {
-            lock(&self.table).remove(&id);
-            return None;
-        }
-        Some(id)
-    }
-
-    pub(crate) fn get(&self, id: u64) -> Option<Job> {
-        lock(&self.table).get(&id).cloned()
-    }
-
-    pub(crate) fn list(&self, after: u64, limit: usize) -> Vec<Job> {
-        lock(&self.table)
-            .range(after + 1..)
-            .take(limit)
-            .map(|(_, j)| j.clone())
-            .collect()
-    }
-
-    fn finish(&self, id: u64, f: impl FnOnce(&mut Job)) {
-        if let Some(j) = lock(&self.table).get_mut(&id) {
-            f(j);
-            j.running = false;
-            j.finished_at = Some(now_ms());
-        }
-    }
 }
 
 /// Capture documents parsed and validated at the same time.
@@ -346,6 +256,10 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let legacy = lock(&state.legacy_state).take();
+    if let (Some(old), Some(file)) = (legacy, state.config.state_file.as_deref()) {
+        subs::import_state_file(&state, file, old).await?;
+    }
     let workers = spawn_workers(&state);
     let delivery = tokio::spawn(subs::delivery_loop(
         state.clone(),

@@ -890,6 +890,12 @@ async fn shutdown_finishes_accepted_captures() {
         .await
         .unwrap();
     assert_eq!(page.events.len(), 3);
+    // And the job's record says so.
+    let job = unitrace_server::jobs::get(&store, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!job.running && job.success && job.stored == 3, "{job:?}");
 }
 
 /// What the webhook receiver got: (GS1-Signature header, body) per delivery.
@@ -963,10 +969,7 @@ async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
     let (hook, got) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.sqlite");
-    let config = || Config {
-        state_file: Some(dir.path().join("state.json")),
-        ..Config::default()
-    };
+    let config = Config::default;
     let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
     let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
     let r = srv
@@ -1127,4 +1130,253 @@ where
 {
     use futures_util::StreamExt;
     ws.next().await.unwrap().unwrap()
+}
+
+/// Two nodes on one database (two stores on one SQLite file, as two processes would have): named
+/// queries, subscriptions and capture jobs are shared, and the subscription delivers every event
+/// exactly once although both nodes run delivery loops racing for its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_deliver_each_event_once() {
+    let (hook, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite");
+    let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
+    let a = Server::start_on(
+        open().await,
+        Config::default(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let b = Server::start_on(
+        open().await,
+        Config::default(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let r = a
+        .client
+        .post(a.url("/queries"))
+        .json(&json!({"name": "all", "query": {"eventType": ["ObjectEvent", "AggregationEvent"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The other node knows the query and refuses the same name.
+    assert_eq!(b.get("/queries/all").await.status(), StatusCode::OK);
+    let r = b
+        .client
+        .post(b.url("/queries"))
+        .json(&json!({"name": "all", "query": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = b
+        .client
+        .post(b.url("/queries/all/subscriptions"))
+        .json(
+            &json!({"dest": hook, "signatureToken": "s3cret", "stream": true,
+            "initialRecordTime": "2000-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sub: Value = r.json().await.unwrap();
+    let id = sub["subscriptionID"].as_str().unwrap().to_string();
+    let seen: Value = a
+        .get(&format!("/queries/all/subscriptions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["dest"], hook.as_str());
+    // A capture job accepted by one node is answered by the other.
+    let job = a
+        .capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    let on_b: Value = b
+        .get(&format!("/capture/{}", job["captureID"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_b, job);
+    // Events arrive through both nodes while both deliver.
+    for i in 0..12 {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        let ev = json!({"type":"ObjectEvent","eventTime":format!("2024-02-01T00:00:{i:02}Z"),
+            "eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+            "epcList":["urn:epc:id:sgtin:0614141.107346.2018"],"bizStep":"receiving"});
+        let r = srv
+            .post("/events", "application/ld+json", ev.to_string())
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    wait_for(&got, 15).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut all = delivered_events(&got.lock().unwrap());
+    assert_eq!(all.len(), 15, "{all:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 15, "nothing twice");
+    let metrics = a.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("unitrace_subscriptions 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "unitrace_subscription_lag_seconds{{subscription=\"{id}\"}} 0"
+        )),
+        "{metrics}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Capture jobs are records: they outlive a restart, IDs keep counting, and only the newest
+/// `jobs_kept` finished ones are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_jobs_outlive_a_restart_and_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.sqlite");
+    let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
+    let config = || Config {
+        jobs_kept: 2,
+        ..Config::default()
+    };
+    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let ev = json!({"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+            "epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":format!("2024-03-01T00:00:0{i}Z"),
+            "eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:epc:id:sgtin:0614141.107346.1"]}]}});
+        let j = srv
+            .capture("application/json", ev.to_string().into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(j["storedCount"], 1, "{j}");
+        ids.push(j["captureID"].as_str().unwrap().to_string());
+    }
+    // A job with a failing event keeps its per-event errors.
+    let bad = r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+        "epcisBody":{"eventList":[
+        {"type":"ObjectEvent","eventID":"ni:///sha-256;x?ver=CBV2.0","eventTime":"2024-03-02T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:epc:id:sgtin:0614141.107346.2"]},
+        {"type":"ObjectEvent","eventID":"ni:///sha-256;x?ver=CBV2.0","eventTime":"2024-03-03T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:epc:id:sgtin:0614141.107346.3"]}]}}"#;
+    let r = srv
+        .client
+        .post(srv.url("/capture"))
+        .header("content-type", "application/json")
+        .header("GS1-Capture-Error-Behaviour", "proceed")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    srv.stop().await;
+
+    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+    let j: Value = srv.get(&loc).await.json().await.unwrap();
+    assert_eq!(j["running"], false, "{j}");
+    assert_eq!(j["success"], false, "{j}");
+    assert_eq!(j["storedCount"], 1, "{j}");
+    assert_eq!(j["errorCount"], 1, "{j}");
+    assert_eq!(j["errors"][0]["eventIndex"], 1, "{j}");
+    // Jobs 1 and 2 were pruned (two kept); 3 and 4 are listed.
+    assert_eq!(ids, ["1", "2", "3"]);
+    for gone in ["/capture/1", "/capture/2"] {
+        let r = srv.get(gone).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{gone}");
+        problem(r).await;
+    }
+    let list: Value = srv.get("/capture").await.json().await.unwrap();
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["captureID"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["3", "4"]);
+    let r = srv.get("/capture?perPage=1").await;
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("nextPageToken=3"), "{link}");
+    // IDs keep counting after the restart.
+    let j = srv
+        .capture("application/json", UNIT_DOC.as_bytes().to_vec())
+        .await
+        .unwrap();
+    assert_eq!(j["captureID"], "5");
+    srv.stop().await;
+}
+
+/// The JSON state file of earlier versions is imported once into the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_file_of_an_earlier_version_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("unitrace-server-state.json");
+    let old = json!({
+        "queries": {"old": {"EQ_bizStep": "shipping"}},
+        "subscriptions": {"sub7": {
+            "id": "sub7", "query_name": "old", "dest": "http://127.0.0.1:9/hook",
+            "report_if_empty": false, "created_at": 1_700_000_000_000i64,
+            "watermark": 1_700_000_000_000i64, "delivered_at_watermark": [],
+            "deliveries": 3, "failures": 0, "next_attempt": 4_000_000_000_000i64,
+            "schedule_checked": 0}},
+        "next_subscription": 7
+    });
+    std::fs::write(&file, old.to_string()).unwrap();
+    let config = Config {
+        state_file: Some(file.clone()),
+        ..Config::default()
+    };
+    let srv = Server::start(config).await;
+    let q: Value = srv.get("/queries/old").await.json().await.unwrap();
+    assert_eq!(q["query"], json!({"EQ_bizStep": "shipping"}));
+    let s: Value = srv
+        .get("/queries/old/subscriptions/sub7")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["deliveries"], 3, "{s}");
+    assert!(!file.exists(), "the state file is read once");
+    assert!(dir
+        .path()
+        .join("unitrace-server-state.json.imported")
+        .exists());
+    let r = srv
+        .client
+        .post(srv.url("/queries/old/subscriptions"))
+        .json(&json!({"dest": "http://127.0.0.1:9/other", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(
+        s["subscriptionID"], "sub8",
+        "new IDs follow the imported ones"
+    );
+    srv.stop().await;
+    // A state file that is not JSON stops the start with a clear error.
+    std::fs::write(&file, "{not json").unwrap();
+    let store = SqliteStore::open(dir.path().join("x.sqlite"), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let err = AppState::new(
+        Arc::new(store),
+        Config {
+            state_file: Some(file.clone()),
+            ..Config::default()
+        },
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string().contains("unitrace-server-state.json"),
+        "{err}"
+    );
 }

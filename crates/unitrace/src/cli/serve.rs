@@ -25,9 +25,10 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080). Env: UNITRACE_LISTEN.
     #[arg(long)]
     pub listen: Option<String>,
-    /// A TOML file with `db`, `listen`, `state_file` (named queries and subscriptions; default
-    /// next to a SQLite database) and limits (`max_capture_bytes`, `max_events_per_capture`,
-    /// `max_body_bytes`, `queue_len`, `max_per_page`).
+    /// A TOML file with `db`, `listen`, limits (`max_capture_bytes`, `max_events_per_capture`,
+    /// `max_body_bytes`, `queue_len`, `max_per_page`) and `state_file` (the named queries and
+    /// subscriptions file of earlier versions, imported into the store once; default next to a
+    /// SQLite database).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Load the demo dataset (through the capture path) before serving.
