@@ -196,8 +196,9 @@ pub fn findings(
     };
     let t = hist[ti];
     let mut out = Vec::new();
-    // Seen after a final decommissioning, no reactivation since.
-    if !t.reactivation {
+    // Seen (somewhere: an event with a location) after a final decommissioning, no
+    // reactivation since. Bookkeeping without a place (a recall naming a whole lot) is no sighting.
+    if !t.reactivation && t.location.is_some() {
         let mut last_final: Option<&Sighting> = None;
         for s in &hist[..ti] {
             if s.reactivation {
@@ -853,7 +854,8 @@ mod tests {
     fn after_decommission() {
         let mut d = s("d", 1);
         d.disposition = Some("dispensed".into());
-        let seen = s("x", 5);
+        let mut seen = s("x", 5);
+        seen.location = Some("L".into());
         let f = findings(
             "u",
             "x",
@@ -875,6 +877,8 @@ mod tests {
         let mut sold = d.clone();
         sold.disposition = Some("retail_sold".into());
         assert!(findings("u", "x", &[sold, seen.clone()], SerialFacts::default()).is_empty());
+        let nowhere = s("x", 5);
+        assert!(findings("u", "x", &[d.clone(), nowhere], SerialFacts::default()).is_empty());
         let mut destroyed = s("d", 1);
         destroyed.action = Some("DELETE".into());
         destroyed.biz_step = Some("destroying".into());
@@ -902,7 +906,7 @@ mod tests {
         };
         assert!(findings("u", "o", &[c.clone(), o.clone()], ok).is_empty());
         assert!(findings("u", "c", &[c.clone()], ok).is_empty());
-        let f = findings("u", "o", &[o.clone()], ok);
+        let f = findings("u", "o", std::slice::from_ref(&o), ok);
         assert_eq!(f[0].rule, Rule::NotCommissioned);
         // No allocations for the GTIN: never an alarm.
         assert!(findings("u", "o", &[o], SerialFacts::default()).is_empty());

@@ -607,7 +607,7 @@ pub async fn list_log(
 /// ([`LogQueue::dropped`]) rather than slowing the answers. On an orderly shutdown the writer
 /// stores everything queued before it ends.
 pub struct LogQueue {
-    tx: tokio::sync::mpsc::Sender<LogEntry>,
+    tx: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<LogEntry>>>,
     dropped: AtomicU64,
     written: AtomicU64,
 }
@@ -620,7 +620,7 @@ impl LogQueue {
         let (tx, rx) = tokio::sync::mpsc::channel(LOG_QUEUE);
         (
             std::sync::Arc::new(LogQueue {
-                tx,
+                tx: std::sync::Mutex::new(Some(tx)),
                 dropped: AtomicU64::new(0),
                 written: AtomicU64::new(0),
             }),
@@ -630,23 +630,35 @@ impl LogQueue {
 
     /// Queue an entry; false (and counted) when the queue is full or closed.
     pub fn push(&self, e: LogEntry) -> bool {
-        if self.tx.try_send(e).is_err() {
+        let sent = match self.tx.lock() {
+            Ok(g) => g.as_ref().is_some_and(|tx| tx.try_send(e).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
         }
-        true
+        sent
     }
 
+    /// Close the queue: the writer stores what is queued and ends.
+    pub fn close(&self) {
+        if let Ok(mut g) = self.tx.lock() {
+            g.take();
+        }
+    }
+
+    /// Entries dropped (queue full, closed, or a failed write).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Entries stored.
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Store entries until every sender is gone and the queue is empty. A failed write is
-    /// logged and retried once; then its entries are dropped (counted).
+    /// Store entries until the queue is closed and empty. A failed write is logged and retried
+    /// once; then its entries are dropped (counted).
     pub async fn run_writer(
         self: std::sync::Arc<Self>,
         store: std::sync::Arc<dyn Store>,
@@ -664,13 +676,8 @@ impl LogQueue {
                     Err(e) => tracing::warn!(error = %e, "verification log write failed"),
                 }
             }
-            if ok {
-                self.written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            } else {
-                self.dropped
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
+            let counter = if ok { &self.written } else { &self.dropped };
+            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
         }
     }
