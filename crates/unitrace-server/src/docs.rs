@@ -84,6 +84,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     use std::fmt::Write;
+    crate::metrics::refresh_stats(&state).await;
     let mut text = state.metrics.render(state.jobs.pending());
     let now = crate::now_ms();
     match crate::subs::all_subscriptions(&state).await {

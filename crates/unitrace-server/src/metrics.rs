@@ -1,4 +1,4 @@
-//! Prometheus metrics: requests and latency by route, captures, events stored.
+//! Prometheus metrics: requests and latency by route, captures, events and units stored.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -33,6 +33,102 @@ pub struct Metrics {
     pub events_duplicate: AtomicU64,
     pub captures_failed: AtomicU64,
     pub capture_jobs: AtomicU64,
+    /// What the store holds, counted now and then (see [`refresh_stats`]).
+    stats: Mutex<StoreStats>,
+}
+
+/// Events and units in the store, as last counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct StoreStats {
+    /// When the last count finished (ms); 0: never.
+    at_ms: i64,
+    counting: bool,
+    /// The highest event sequence number.
+    events: i64,
+    units: u64,
+    /// The unit count stopped at [`MAX_UNITS_COUNTED`].
+    units_capped: bool,
+}
+
+/// Units counted at most (beyond this the gauge says it is capped).
+pub const MAX_UNITS_COUNTED: u64 = 1_000_000;
+/// Units read per page while counting.
+const COUNT_PAGE: u32 = 10_000;
+/// A count is at most this old when a scrape asks for it (older: counted again, in background).
+const STATS_TTL_MS: i64 = 60_000;
+
+/// Counts what the store holds: events (its highest event sequence number: exact on SQLite, an
+/// upper bound on PostgreSQL, whose sequence skips the numbers of a rolled-back capture) and units
+/// (paging through them, at most [`MAX_UNITS_COUNTED`]). The store has no count of its own.
+async fn count_store(
+    store: &dyn unitrace_store::Store,
+    page_len: u32,
+    cap: u64,
+) -> unitrace_store::StoreResult<StoreStats> {
+    let newest = store
+        .query_events(&unitrace_store::EventQuery {
+            order_by: unitrace_store::OrderBy::RecordTime,
+            order_direction: unitrace_store::OrderDirection::Desc,
+            per_page: Some(1),
+            ..Default::default()
+        })
+        .await?;
+    let events = newest.events.first().map_or(0, |e| e.seq);
+    let mut units = 0u64;
+    let mut after: Option<String> = None;
+    let units_capped = loop {
+        let page = store
+            .list_units(&unitrace_store::UnitFilter {
+                after_epc: after.take(),
+                limit: Some(page_len),
+                ..Default::default()
+            })
+            .await?;
+        units += page.len() as u64;
+        if page.len() < page_len as usize {
+            break false;
+        }
+        if units >= cap {
+            break true;
+        }
+        after = page.last().map(|u| u.epc.clone());
+    };
+    Ok(StoreStats {
+        at_ms: crate::now_ms(),
+        counting: false,
+        events,
+        units,
+        units_capped,
+    })
+}
+
+/// Makes sure the store counts are at most [`STATS_TTL_MS`] old: the first time it waits for the
+/// count (up to 5 s), later it counts in the background and the scrape gets the last count.
+pub async fn refresh_stats(state: &AppState) {
+    let now = crate::now_ms();
+    let first = {
+        let mut s = lock(&state.metrics.stats);
+        if s.counting || (s.at_ms > 0 && now - s.at_ms < STATS_TTL_MS) {
+            return;
+        }
+        s.counting = true;
+        s.at_ms == 0
+    };
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        let res = count_store(st.store.as_ref(), COUNT_PAGE, MAX_UNITS_COUNTED).await;
+        let mut s = lock(&st.metrics.stats);
+        match res {
+            Ok(n) => *s = n,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count the store");
+                s.counting = false;
+            }
+        }
+    });
+    if first {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    }
 }
 
 impl Metrics {
@@ -115,9 +211,19 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             );
         }
+        let st = *lock(&self.stats);
+        if st.at_ms > 0 {
+            let _ = writeln!(
+                out,
+                "# HELP unitrace_events_stored Events in the store (its highest event sequence number; on PostgreSQL an upper bound: a rolled-back capture leaves a gap).\n# TYPE unitrace_events_stored gauge\nunitrace_events_stored {}\n# HELP unitrace_units_stored Units (EPCs) in the store, counted at most once a minute, up to {MAX_UNITS_COUNTED}.\n# TYPE unitrace_units_stored gauge\nunitrace_units_stored {}\n# HELP unitrace_units_stored_capped 1 when the unit count stopped at its cap.\n# TYPE unitrace_units_stored_capped gauge\nunitrace_units_stored_capped {}",
+                st.events,
+                st.units,
+                u8::from(st.units_capped)
+            );
+        }
         let _ = writeln!(
             out,
-            "# HELP unitrace_capture_queue_depth Capture jobs waiting.\n# TYPE unitrace_capture_queue_depth gauge\nunitrace_capture_queue_depth {queue_depth}"
+            "# HELP unitrace_capture_queue_depth Capture jobs accepted by this node and not finished.\n# TYPE unitrace_capture_queue_depth gauge\nunitrace_capture_queue_depth {queue_depth}"
         );
         out
     }
@@ -147,4 +253,54 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         start.elapsed().as_secs_f64(),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn store_counts_page_through_units_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = unitrace_store_sqlite::SqliteStore::open(
+            dir.path().join("m.sqlite"),
+            Arc::new(unitrace_store::SystemClock),
+        )
+        .await
+        .unwrap();
+        let empty = count_store(&store, 2, 10).await.unwrap();
+        assert_eq!(
+            (empty.events, empty.units, empty.units_capped),
+            (0, 0, false)
+        );
+        let doc = r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+          "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",
+          "epcisBody":{"eventList":[
+          {"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD",
+           "epcList":["urn:epc:id:sgtin:0614141.107346.1","urn:epc:id:sgtin:0614141.107346.2","urn:epc:id:sgtin:0614141.107346.3"]},
+          {"type":"ObjectEvent","eventTime":"2024-01-02T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+           "epcList":["urn:epc:id:sgtin:0614141.107346.1","urn:epc:id:sgtin:0614141.107346.4","urn:epc:id:sgtin:0614141.107346.5"]}]}}"#;
+        unitrace_capture::capture_document(
+            &store,
+            doc.as_bytes(),
+            unitrace_store::CaptureMode::Rollback,
+        )
+        .await
+        .unwrap();
+        for (page, cap, units, capped) in [
+            (2, 10, 5, false),
+            (5, 10, 5, false),
+            (2, 4, 4, true),
+            (10, 10, 5, false),
+        ] {
+            let n = count_store(&store, page, cap).await.unwrap();
+            assert_eq!(n.events, 2);
+            assert_eq!(
+                (n.units, n.units_capped),
+                (units, capped),
+                "page {page}, cap {cap}"
+            );
+        }
+    }
 }

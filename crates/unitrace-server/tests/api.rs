@@ -847,6 +847,9 @@ async fn discovery_health_metrics_docs() {
         .unwrap();
     let m = srv.get("/metrics").await.text().await.unwrap();
     assert!(m.contains("unitrace_events_captured_total 3"), "{m}");
+    assert!(m.contains("unitrace_events_stored 3\n"), "{m}");
+    assert!(m.contains("unitrace_units_stored 4\n"), "{m}");
+    assert!(m.contains("unitrace_units_stored_capped 0\n"), "{m}");
     assert!(m.contains("unitrace_subscriptions 0"), "{m}");
     assert!(m.contains("route=\"/capture/{id}\""), "{m}");
     assert!(m.contains("unitrace_http_request_duration_seconds_bucket"));
