@@ -32,6 +32,8 @@ enum Command {
     /// Benchmarks of whole subsystems (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
+    #[command(flatten)]
+    OpsA(cli::ops_a::OpsACommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Epcis(cmd) => cli::epcis::run(cmd),
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(cmd) => cli::bench::run(cmd).map(|()| true),
+        Command::OpsA(cmd) => cli::ops_a::run(cmd),
         Command::Demo(mut args) => {
             args.demo = true;
             cli::serve::run(args)

@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod epcis;
 pub mod id;
+pub mod ops_a;
 pub mod serve;

@@ -115,7 +115,7 @@ fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
     Ok((db, listen, c))
 }
 
-async fn open_store(db: &str) -> Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(db: &str) -> Result<Arc<dyn Store>> {
     let clock = Arc::new(SystemClock);
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         let s = unitrace_store_postgres::PostgresStore::connect(db, clock)
