@@ -44,20 +44,17 @@ fn openapi_document() -> &'static str {
 }
 const DOCS: &str = include_str!("../assets/docs.html");
 
+/// `GET /`: the top-level resources as GS1's binding lists them, with our own entry points.
 pub async fn root() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({
-            "name": "unitrace",
-            "version": env!("CARGO_PKG_VERSION"),
-            "docs": "/docs",
-            "openapi": "/openapi.json",
-            "events": "/events",
-            "items": "/items",
-        })
-        .to_string(),
-    )
-        .into_response()
+    let mut v = crate::epcis::collection(&crate::epcis::TOP_LEVEL);
+    v["name"] = json!("unitrace");
+    v["version"] = json!(env!("CARGO_PKG_VERSION"));
+    v["docs"] = json!("/docs");
+    v["openapi"] = json!("/openapi.json");
+    v["items"] = json!("/items");
+    let mut r = ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+    crate::add_gs1_headers(r.headers_mut());
+    r
 }
 
 pub async fn healthz() -> &'static str {

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{MatchedPath, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -39,16 +39,27 @@ fn body_or_413(b: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Byte
 // ---------------------------------------------------------------------------------------------
 // Discovery
 
-fn discovery(state: &AppState, capture: bool) -> Response {
+/// The methods a route answers (`Allow`), by its route template.
+fn allowed(route: &str) -> &'static str {
+    match route {
+        "/capture" | "/events" | "/queries" | "/queries/{name}/subscriptions" => {
+            "OPTIONS, GET, POST"
+        }
+        "/queries/{name}" | "/queries/{name}/subscriptions/{id}" => "OPTIONS, GET, DELETE",
+        _ => "OPTIONS, GET",
+    }
+}
+
+/// `OPTIONS`: the methods of the resource and the GS1 discovery headers (each GS1 header with
+/// the one value this server uses when the client does not ask for another).
+fn discovery(state: &AppState, route: &str) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     add_gs1_headers(h);
-    let allow = if capture {
-        "OPTIONS, GET, POST"
-    } else {
-        "OPTIONS, GET, POST, DELETE"
-    };
-    h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    // No extensions: an empty list (GS1's OpenAPI types this header as an object, which no
+    // header value can be; see SCHEMATHESIS.md).
+    h.insert("GS1-Extensions", HeaderValue::from_static(""));
+    h.insert(header::ALLOW, HeaderValue::from_static(allowed(route)));
     let n =
         |v: usize| HeaderValue::from_str(&v.to_string()).unwrap_or(HeaderValue::from_static("0"));
     h.insert(
@@ -61,17 +72,12 @@ fn discovery(state: &AppState, capture: bool) -> Response {
     );
     h.insert(
         "GS1-Capture-Error-Behaviour",
-        HeaderValue::from_static("rollback, proceed"),
+        HeaderValue::from_static("rollback"),
     );
-    h.insert(
-        "GS1-EPC-Format",
-        HeaderValue::from_static(
-            "No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates",
-        ),
-    );
+    h.insert("GS1-EPC-Format", HeaderValue::from_static("No_Preference"));
     h.insert(
         "GS1-CBV-XML-Format",
-        HeaderValue::from_static("No_Preference, Always_Web_URI, Always_URN, Never_Translates"),
+        HeaderValue::from_static("No_Preference"),
     );
     h.insert("GS1-EPCIS-Min", HeaderValue::from_static("2.0.0"));
     h.insert("GS1-EPCIS-Max", HeaderValue::from_static("2.0.0"));
@@ -84,12 +90,8 @@ fn discovery(state: &AppState, capture: bool) -> Response {
     r
 }
 
-pub async fn options(State(state): State<AppState>) -> Response {
-    discovery(&state, false)
-}
-
-pub async fn options_capture(State(state): State<AppState>) -> Response {
-    discovery(&state, true)
+pub async fn options(State(state): State<AppState>, route: Option<MatchedPath>) -> Response {
+    discovery(&state, route.as_ref().map_or("/", MatchedPath::as_str))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +302,7 @@ pub async fn get_capture(
         Ok(n) => crate::jobs::get(state.store.as_ref(), n).await?,
         Err(_) => None,
     }
-    .ok_or_else(|| ApiError::not_found(format!("no capture job {id:?}")))?;
+    .ok_or_else(|| ApiError::no_such_name(format!("no capture job {id:?}")))?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
@@ -451,8 +453,10 @@ enum OutFormat {
 }
 
 fn out_format(h: &HeaderMap) -> ApiResult<OutFormat> {
+    // Without a preference: application/json, the media type GS1's OpenAPI documents (the body is
+    // JSON-LD either way; `Accept: application/ld+json` labels it so).
     let Some(accept) = h.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(OutFormat::LdJson);
+        return Ok(OutFormat::Json);
     };
     let mut best: Option<OutFormat> = None;
     for part in accept.split(',') {
@@ -463,8 +467,8 @@ fn out_format(h: &HeaderMap) -> ApiResult<OutFormat> {
             .trim()
             .to_ascii_lowercase();
         let f = match mt.as_str() {
-            "application/ld+json" | "*/*" | "application/*" => Some(OutFormat::LdJson),
-            "application/json" => Some(OutFormat::Json),
+            "application/ld+json" => Some(OutFormat::LdJson),
+            "application/json" | "*/*" | "application/*" => Some(OutFormat::Json),
             "application/xml" | "text/xml" => Some(OutFormat::Xml),
             _ => None,
         };
@@ -668,9 +672,27 @@ pub async fn get_event(
 // ---------------------------------------------------------------------------------------------
 // Top-level resources
 
+/// A JSON-LD `Collection` of members, the shape GS1's binding gives every listing.
+pub(crate) fn collection<T: serde::Serialize>(members: &[T]) -> Value {
+    json!({"@context": [CONTEXT], "type": "Collection", "member": members})
+}
+
+/// The top-level resources (`GET /`).
+pub const TOP_LEVEL: [&str; 9] = [
+    "events",
+    "eventTypes",
+    "epcs",
+    "bizSteps",
+    "bizLocations",
+    "readPoints",
+    "dispositions",
+    "capture",
+    "queries",
+];
+
 pub async fn event_types(State(_s): State<AppState>) -> Response {
     let v: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-    json_response(StatusCode::OK, &json!(v))
+    json_response(StatusCode::OK, &collection(&v))
 }
 
 /// The query parameter that selects a resource's events.
@@ -698,10 +720,13 @@ pub async fn list_resource(
         return crate::units::resolve(&state, &headers, uri.path(), raw.as_deref()).await;
     }
     match resource.as_str() {
-        "bizSteps" => Ok(json_response(StatusCode::OK, &json!(VocabKind::BizStep.terms()))),
+        "bizSteps" => Ok(json_response(
+            StatusCode::OK,
+            &collection(VocabKind::BizStep.terms()),
+        )),
         "dispositions" => Ok(json_response(
             StatusCode::OK,
-            &json!(VocabKind::Disposition.terms()),
+            &collection(VocabKind::Disposition.terms()),
         )),
         "epcs" => {
             let mut after = None;
@@ -729,7 +754,7 @@ pub async fn list_resource(
                 .await?;
             let more = units.len() > per_page as usize;
             let list: Vec<&str> = units.iter().take(per_page as usize).map(|u| u.epc.as_str()).collect();
-            let mut r = json_response(StatusCode::OK, &json!(list));
+            let mut r = json_response(StatusCode::OK, &collection(&list));
             if more {
                 if let Some(last) = list.last() {
                     set_link(
@@ -763,10 +788,15 @@ pub async fn get_resource(
     if resource_param(&resource).is_none() {
         return Err(ApiError::not_found(format!("no resource /{resource}")));
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"id": id, "events": format!("/{resource}/{}/events", encode_segment(&id))}),
-    ))
+    // The sub-resources of one resource: its events (`/{resource}/{id}/events`).
+    let mut r = json_response(StatusCode::OK, &collection(&["events"]));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "</{resource}/{}/events>; rel=\"events\"",
+        encode_segment(&id)
+    )) {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    Ok(r)
 }
 
 pub async fn resource_events(
@@ -848,7 +878,7 @@ pub async fn list_queries(State(state): State<AppState>) -> ApiResult<Response> 
 
 async fn named(state: &AppState, name: &str) -> ApiResult<Value> {
     if !valid_name(name) {
-        return Err(ApiError::not_found(format!("no query named {name:?}")));
+        return Err(ApiError::no_such_name(format!("no query named {name:?}")));
     }
     crate::subs::named_query(state, name).await
 }
@@ -872,7 +902,7 @@ pub async fn delete_query(
     let name = path_or_400(name)?;
     // Its subscriptions go with it.
     if !valid_name(&name) || !crate::subs::delete_query(&state, &name).await? {
-        return Err(ApiError::not_found(format!("no query named {name:?}")));
+        return Err(ApiError::no_such_name(format!("no query named {name:?}")));
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_gs1_headers(r.headers_mut());
@@ -1033,7 +1063,7 @@ pub async fn delete_subscription(
 ) -> ApiResult<Response> {
     let (name, id) = path_or_400(p)?;
     if !crate::subs::delete_subscription(&state, &name, &id).await? {
-        return Err(ApiError::not_found(format!(
+        return Err(ApiError::no_such_name(format!(
             "no subscription {id} of query {name}"
         )));
     }

@@ -121,7 +121,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) fn add_gs1_headers(h: &mut HeaderMap) {
     h.insert("GS1-EPCIS-Version", HeaderValue::from_static("2.0.0"));
     h.insert("GS1-CBV-Version", HeaderValue::from_static("2.0.0"));
-    h.insert("GS1-Extensions", HeaderValue::from_static(""));
 }
 
 /// Capture documents parsed and validated at the same time.
@@ -161,12 +160,15 @@ pub fn router(state: AppState) -> Router {
             "/capture",
             post(epcis::post_capture)
                 .get(epcis::list_capture)
-                .options(epcis::options_capture),
+                .options(epcis::options),
         )
         .layer(capture_limit);
     Router::new()
         .route("/", get(docs::root).options(epcis::options))
-        .route("/capture/{id}", get(epcis::get_capture))
+        .route(
+            "/capture/{id}",
+            get(epcis::get_capture).options(epcis::options),
+        )
         .route(
             "/events",
             get(epcis::get_events)
@@ -213,7 +215,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/queries/{name}/subscriptions/{id}",
-            get(epcis::get_subscription).delete(epcis::delete_subscription),
+            get(epcis::get_subscription)
+                .delete(epcis::delete_subscription)
+                .options(epcis::options),
         )
         .route(
             "/queries/{name}/events",

@@ -40,6 +40,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "NoSuchResourceException", detail)
     }
 
+    /// 404 for a name the client chose or was given (a named query, a subscription, a capture
+    /// job), as GS1's binding types it.
+    pub fn no_such_name(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NoSuchNameException", detail)
+    }
+
     /// 409: the resource exists already, or changed since it was read.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "ConflictException", detail)
@@ -132,6 +138,7 @@ fn title(kind: &str) -> &'static str {
         "QueryParameterException" => "A query parameter is not valid",
         "QueryTooLargeException" => "The query would return too many events",
         "NoSuchResourceException" => "No such resource",
+        "NoSuchNameException" => "No such name",
         "CaptureLimitExceededException" => "Capture limit exceeded",
         "NotAcceptableException" => "No acceptable representation",
         "ServiceUnavailableException" => "Service unavailable",

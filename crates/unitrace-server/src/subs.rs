@@ -319,7 +319,7 @@ pub async fn named_query(state: &AppState, name: &str) -> ApiResult<Value> {
         .store
         .get_record(QUERY_KIND, name)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no query named {name:?}")))?;
+        .ok_or_else(|| ApiError::no_such_name(format!("no query named {name:?}")))?;
     Ok(r.body.get("query").cloned().unwrap_or(Value::Null))
 }
 
@@ -410,7 +410,7 @@ pub async fn all_subscriptions(state: &AppState) -> StoreResult<Vec<(i64, Subscr
 
 /// One subscription of a query.
 pub async fn subscription(state: &AppState, query: &str, id: &str) -> ApiResult<Subscription> {
-    let missing = || ApiError::not_found(format!("no subscription {id} of query {query}"));
+    let missing = || ApiError::no_such_name(format!("no subscription {id} of query {query}"));
     if id.is_empty() || id.len() > 128 {
         return Err(missing());
     }

@@ -217,7 +217,7 @@ async fn all_gs1_examples_over_http() {
     // Read back through queries, in all three formats.
     let r = srv.get("/events?eventType=ObjectEvent&perPage=5").await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "application/ld+json");
+    assert_eq!(r.headers()["content-type"], "application/json");
     assert!(r.headers().get("link").is_some());
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["type"], "EPCISQueryDocument");
@@ -810,11 +810,15 @@ async fn bad_input_is_a_4xx_problem_never_a_500() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_health_metrics_docs() {
     let srv = Server::start(Config::default()).await;
-    for p in [
-        "/capture",
-        "/events",
-        "/queries",
-        "/bizSteps/shipping/events",
+    for (p, allow) in [
+        ("/capture", "OPTIONS, GET, POST"),
+        ("/capture/1", "OPTIONS, GET"),
+        ("/events", "OPTIONS, GET, POST"),
+        ("/queries", "OPTIONS, GET, POST"),
+        ("/queries/q", "OPTIONS, GET, DELETE"),
+        ("/queries/q/subscriptions/s1", "OPTIONS, GET, DELETE"),
+        ("/bizSteps/shipping/events", "OPTIONS, GET"),
+        ("/", "OPTIONS, GET"),
     ] {
         let r = srv
             .client
@@ -827,6 +831,8 @@ async fn discovery_health_metrics_docs() {
         assert_eq!(h["GS1-EPCIS-Version"], "2.0.0");
         assert_eq!(h["GS1-CBV-Version"], "2.0.0");
         assert_eq!(h["GS1-EPCIS-Capture-Limit"], "10000");
+        assert_eq!(h["allow"], allow, "{p}");
+        assert_eq!(h["GS1-EPC-Format"], "No_Preference");
         for k in [
             "GS1-EPCIS-Capture-File-Size-Limit",
             "GS1-Extensions",
@@ -853,10 +859,30 @@ async fn discovery_health_metrics_docs() {
     assert!(m.contains("unitrace_subscriptions 0"), "{m}");
     assert!(m.contains("route=\"/capture/{id}\""), "{m}");
     assert!(m.contains("unitrace_http_request_duration_seconds_bucket"));
+    // Listings are JSON-LD collections, as GS1's binding has them.
     let et: Value = srv.get("/eventTypes").await.json().await.unwrap();
-    assert_eq!(et.as_array().unwrap().len(), 5);
+    assert_eq!(et["type"], "Collection");
+    assert_eq!(et["member"].as_array().unwrap().len(), 5);
     let epcs: Value = srv.get("/epcs").await.json().await.unwrap();
-    assert_eq!(epcs.as_array().unwrap().len(), 4);
+    assert_eq!(epcs["member"].as_array().unwrap().len(), 4);
+    let root: Value = srv.get("/").await.json().await.unwrap();
+    assert_eq!(root["member"].as_array().unwrap().len(), 9);
+    let one: Value = srv.get("/bizSteps/shipping").await.json().await.unwrap();
+    assert_eq!(one["member"], json!(["events"]));
+    // Names that are not there: NoSuchNameException.
+    for p in [
+        "/queries/nope",
+        "/capture/999",
+        "/queries/nope/subscriptions/sub1",
+    ] {
+        let r = srv.get(p).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{p}");
+        assert_eq!(
+            problem(r).await["type"],
+            "epcisException:NoSuchNameException",
+            "{p}"
+        );
+    }
     srv.stop().await;
 }
 
