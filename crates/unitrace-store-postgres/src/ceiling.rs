@@ -54,7 +54,7 @@ pub async fn ceiling_write(
     let conn_task = tokio::spawn(async move {
         let _ = conn.await;
     });
-    schema::migrate(&mut client).await?;
+    schema::migrate(&mut client, schema::LATEST).await?;
     let tx = client.transaction().await.map_err(db_err)?;
     let row = tx
         .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM event", &[])

@@ -28,12 +28,12 @@ use unitrace_store::engine::{capture_group, check_history_len, check_request, Ca
 use unitrace_store::limits::{
     MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
-use unitrace_store::query::{Matcher, PageCursor};
+use unitrace_store::query::{location_page, Matcher, PageCursor};
 use unitrace_store::state::{parents_named, HistoryItem};
 use unitrace_store::{
     CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
-    GenealogyDirection, Location, OrderBy, OrderDirection, Party, Product, QueryPage, StockRow,
-    Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
+    GenealogyDirection, Location, LocationRole, OrderBy, OrderDirection, Party, Product, QueryPage,
+    StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
 };
 
 use query::{Param, Where};
@@ -183,11 +183,22 @@ impl Drop for Pooled<'_> {
 impl PostgresStore {
     /// Connect to the database at `url` (`postgres://...`) and run its migrations.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> StoreResult<PostgresStore> {
+        Self::connect_at_schema(url, clock, schema::LATEST).await
+    }
+
+    /// Connect migrating the schema only up to `version`: for tests of upgrades, which write a
+    /// database as an older release did and then connect with [`PostgresStore::connect`].
+    #[doc(hidden)]
+    pub async fn connect_at_schema(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        version: usize,
+    ) -> StoreResult<PostgresStore> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::InvalidInput(format!("bad PostgreSQL URL: {e}")))?;
         let mut client = connect(&config).await?;
-        schema::migrate(&mut client).await?;
+        schema::migrate(&mut client, version).await?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let (ready_tx, ready_rx) = oneshot::channel();
         let (wconfig, wclock) = (config.clone(), clock.clone());
@@ -852,6 +863,35 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn list_event_locations(
+        &self,
+        role: LocationRole,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let limit = location_page(after, limit)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // A loose index scan in byte order: one seek per distinct location (event_bizloc_c,
+        // event_readpoint_c).
+        let col = role.column();
+        let first = if after.is_some() { ">" } else { ">=" };
+        let sql = format!(
+            "WITH RECURSIVE l(v) AS ((SELECT {col} COLLATE \"C\" FROM event \
+             WHERE {col} COLLATE \"C\" {first} $1 ORDER BY 1 LIMIT 1) \
+             UNION ALL SELECT (SELECT e.{col} COLLATE \"C\" FROM event e \
+             WHERE e.{col} COLLATE \"C\" > l.v ORDER BY 1 LIMIT 1) FROM l WHERE l.v IS NOT NULL) \
+             SELECT v FROM l WHERE v IS NOT NULL LIMIT $2"
+        );
+        let c = self.reader().await?;
+        let rows = c
+            .query(&sql, &[&after.unwrap_or(""), &(limit as i64)])
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(db_err)).collect()
     }
 
     async fn upsert_location(&self, location: &Location) -> StoreResult<()> {

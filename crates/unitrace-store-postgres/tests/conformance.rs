@@ -163,3 +163,39 @@ async fn crash_loses_no_acknowledged_event() {
     );
     crash::verify_after_crash(store, &acked).await;
 }
+
+/// A database written at schema version 2 (the release before event locations were indexed)
+/// gives the same answers after this build migrates it, and still captures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_from_schema_2_keeps_answers() {
+    use unitrace_store::conformance::upgrade;
+    let Some(mut factory) = factory() else { return };
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    drop(factory.open(clock.clone()).await); // creates the database
+    let url = factory.db_url();
+    let a = admin(&url).await;
+    a.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .await
+        .expect("empty the database");
+    let old: Arc<dyn Store> = Arc::new(
+        PostgresStore::connect_at_schema(&url, clock.clone(), 2)
+            .await
+            .expect("connect at schema 2"),
+    );
+    upgrade::fill(&old).await;
+    let before = upgrade::answers(&old).await;
+    drop(old);
+    let version = || async {
+        let v: i64 = a
+            .query_one("SELECT version FROM unitrace_schema", &[])
+            .await
+            .expect("schema version")
+            .get(0);
+        v
+    };
+    assert_eq!(version().await, 2);
+    let new: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, clock).await.expect("upgrade"));
+    assert!(version().await > 2);
+    assert_eq!(upgrade::answers(&new).await, before);
+    upgrade::still_captures(&new).await;
+}

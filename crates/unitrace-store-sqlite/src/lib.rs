@@ -26,11 +26,12 @@ use unitrace_store::engine::{
 use unitrace_store::limits::{
     MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
-use unitrace_store::query::{Matcher, PageCursor};
+use unitrace_store::query::{location_page, Matcher, PageCursor};
 use unitrace_store::{
     CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
-    GenealogyDirection, HistoryItem, Location, OrderBy, OrderDirection, Party, Product, QueryPage,
-    StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
+    GenealogyDirection, HistoryItem, Location, LocationRole, OrderBy, OrderDirection, Party,
+    Product, QueryPage, StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter,
+    UnitState,
 };
 
 use schema::db_err;
@@ -93,6 +94,17 @@ fn open_conn(path: &Path, create: bool) -> StoreResult<Connection> {
 impl SqliteStore {
     /// Open (creating if needed) the store at `path` and run its migrations.
     pub async fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> StoreResult<SqliteStore> {
+        Self::open_at_schema(path, clock, schema::LATEST).await
+    }
+
+    /// Open the store migrating its schema only up to `version`: for tests of upgrades, which
+    /// write a database as an older release did and then open it with [`SqliteStore::open`].
+    #[doc(hidden)]
+    pub async fn open_at_schema(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        version: usize,
+    ) -> StoreResult<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         let p = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
@@ -105,7 +117,7 @@ impl SqliteStore {
             }
             conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;")
                 .map_err(db_err)?;
-            schema::migrate(&mut conn)?;
+            schema::migrate(&mut conn, version)?;
             Ok(conn)
         })
         .await
@@ -762,6 +774,35 @@ impl Store for SqliteStore {
                         quantity: r.get(3)?,
                     })
                 })
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn list_event_locations(
+        &self,
+        role: LocationRole,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let limit = location_page(after, limit)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // A loose index scan: one seek per distinct location (event_bizloc, event_readpoint).
+        let col = role.column();
+        let first = if after.is_some() { ">" } else { ">=" };
+        let sql = format!(
+            "WITH RECURSIVE l(v) AS (SELECT (SELECT min({col}) FROM event WHERE {col} {first} ?1) \
+             UNION ALL SELECT (SELECT min({col}) FROM event WHERE {col} > l.v) FROM l \
+             WHERE l.v IS NOT NULL LIMIT ?2) SELECT v FROM l WHERE v IS NOT NULL"
+        );
+        let after = after.unwrap_or("").to_string();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(params![after, limit as i64], |r| r.get::<_, String>(0))
                 .map_err(db_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
         })

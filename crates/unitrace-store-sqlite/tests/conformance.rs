@@ -72,3 +72,31 @@ async fn crash_loses_no_acknowledged_event() {
     );
     crash::verify_after_crash(store, &acked).await;
 }
+
+/// A database written at schema version 2 (the release before event locations were indexed)
+/// gives the same answers after this build migrates it, and still captures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_from_schema_2_keeps_answers() {
+    use unitrace_store::conformance::upgrade;
+    let factory = SqliteFactory::new();
+    let db = factory.dir.join("v2.db");
+    let clock: Arc<dyn Clock> = Arc::new(unitrace_store::SystemClock);
+    let old: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_at_schema(&db, clock.clone(), 2)
+            .await
+            .expect("open at schema 2"),
+    );
+    upgrade::fill(&old).await;
+    let before = upgrade::answers(&old).await;
+    drop(old);
+    let version = |db: &PathBuf| -> i64 {
+        rusqlite::Connection::open(db)
+            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .expect("schema version")
+    };
+    assert_eq!(version(&db), 2);
+    let new: Arc<dyn Store> = Arc::new(SqliteStore::open(&db, clock).await.expect("upgrade"));
+    assert!(version(&db) > 2);
+    assert_eq!(upgrade::answers(&new).await, before);
+    upgrade::still_captures(&new).await;
+}

@@ -36,8 +36,8 @@ pub use event::{
 pub use master::{Location, Party, Product};
 pub use query::{
     CmpOp, Containment, ContainmentNode, CurrentLocation, EventQuery, FieldCond, FieldFilter,
-    Genealogy, GenealogyDirection, GenealogyNode, OrderBy, OrderDirection, QueryPage, SensorField,
-    SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
+    Genealogy, GenealogyDirection, GenealogyNode, LocationRole, OrderBy, OrderDirection, QueryPage,
+    SensorField, SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };
 pub use records::{Record, RecordItem, RecordStore};
 pub use state::{HistoryItem, UnitState};
@@ -115,6 +115,16 @@ pub trait Store: RecordStore + Send + Sync {
         epc_class: Option<&str>,
         location: Option<&str>,
     ) -> StoreResult<Vec<StockRow>>;
+
+    /// The distinct location IDs that appear as bizLocation (or readPoint) of stored events,
+    /// ascending (byte order), greater than `after`, at most `limit` (capped at
+    /// [`limits::MAX_LOCATION_PAGE`]). Page on with the last ID as `after`.
+    async fn list_event_locations(
+        &self,
+        role: LocationRole,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
 
     async fn upsert_location(&self, location: &Location) -> StoreResult<()>;
     async fn get_location(&self, id: &str) -> StoreResult<Option<Location>>;

@@ -32,6 +32,8 @@ pub const MAX_CONTAINMENT_NODES: usize = 100_000;
 pub const MAX_TIMELINE_EVENTS: usize = 100_000;
 /// Units of one list_units answer.
 pub const MAX_LIST_UNITS: u32 = 100_000;
+/// Location IDs of one `list_event_locations` answer.
+pub const MAX_LOCATION_PAGE: usize = 10_000;
 /// Rows (events naming it, or emptyings of its parents) read to replay one unit's state.
 pub const MAX_UNIT_HISTORY: usize = 1_000_000;
 /// Capture requests merged into one group commit.

@@ -576,6 +576,39 @@ impl UnitFilter {
     }
 }
 
+/// Which location of stored events [`Store::list_event_locations`](crate::Store) lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LocationRole {
+    /// `bizLocation`.
+    BizLocation,
+    /// `readPoint`.
+    ReadPoint,
+}
+
+impl LocationRole {
+    /// The event column holding this location in both backends' schemas.
+    pub fn column(self) -> &'static str {
+        match self {
+            LocationRole::BizLocation => "biz_location",
+            LocationRole::ReadPoint => "read_point",
+        }
+    }
+}
+
+/// Checks the arguments of a location listing; the number of IDs to return (the limit capped at
+/// [`MAX_LOCATION_PAGE`]).
+pub fn location_page(after: Option<&str>, limit: usize) -> StoreResult<usize> {
+    if let Some(a) = after {
+        if a.len() > MAX_ID_LEN {
+            return Err(StoreError::InvalidInput(format!(
+                "location listing: 'after' is {} bytes, at most {MAX_ID_LEN}",
+                a.len()
+            )));
+        }
+    }
+    Ok(limit.min(MAX_LOCATION_PAGE))
+}
+
 /// Class-level stock at one location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StockRow {
