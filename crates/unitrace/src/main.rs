@@ -34,6 +34,8 @@ enum Command {
     Bench(cli::bench::BenchCommand),
     #[command(flatten)]
     OpsA(cli::ops_a::OpsACommand),
+    #[command(flatten)]
+    OpsB(cli::ops_b::OpsBCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(cmd) => cli::bench::run(cmd).map(|()| true),
         Command::OpsA(cmd) => cli::ops_a::run(cmd),
+        Command::OpsB(cmd) => cli::ops_b::run(cmd),
         Command::Demo(mut args) => {
             args.demo = true;
             cli::serve::run(args)

@@ -4,4 +4,5 @@ pub mod bench;
 pub mod epcis;
 pub mod id;
 pub mod ops_a;
+pub mod ops_b;
 pub mod serve;
