@@ -35,7 +35,7 @@ pub struct Database {
 #[derive(Subcommand, Debug)]
 pub enum RecallCommand {
     /// Create a recall from criteria (AND of those given).
-    Create(RecallCreate),
+    Create(Box<RecallCreate>),
     /// A recall with its progress (retrieved, outstanding, per state).
     Show {
         #[command(flatten)]
@@ -367,12 +367,11 @@ async fn receive(c: ReceiveCommand) -> Result<()> {
             event_ids,
             disposition,
         } => {
-            let shipment = (biz_transaction.is_some() || !event_ids.is_empty()).then(|| {
-                receiving::ShipmentRef {
-                    biz_transaction,
-                    biz_transaction_type,
-                    event_ids,
-                }
+            let wanted = biz_transaction.is_some() || !event_ids.is_empty();
+            let shipment = wanted.then_some(receiving::ShipmentRef {
+                biz_transaction,
+                biz_transaction_type,
+                event_ids,
             });
             let expected = match expected {
                 Some(p) => read_lines(&p)?,
