@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use unitrace_capture::{describe_outcome, prepare_document, CaptureError, CaptureMode, Prepared};
 use unitrace_epcis::vocab::VocabKind;
 use unitrace_epcis::{EpcFormat, Format};
-use unitrace_store::{CaptureOutcome, EventQuery, EventType, StoredEvent, UnitFilter};
+use unitrace_store::{
+    CaptureOutcome, EventQuery, EventType, LocationRole, StoredEvent, UnitFilter,
+};
 
 use crate::params::{pairs, pairs_of_json, to_event_query};
 use crate::problem::{ApiError, ApiResult};
@@ -46,6 +48,7 @@ fn allowed(route: &str) -> &'static str {
             "OPTIONS, GET, POST"
         }
         "/queries/{name}" | "/queries/{name}/subscriptions/{id}" => "OPTIONS, GET, DELETE",
+        "/nextPageToken/{token}" => "OPTIONS, DELETE",
         _ => "OPTIONS, GET",
     }
 }
@@ -92,6 +95,109 @@ fn discovery(state: &AppState, route: &str) -> Response {
 
 pub async fn options(State(state): State<AppState>, route: Option<MatchedPath>) -> Response {
     discovery(&state, route.as_ref().map_or("/", MatchedPath::as_str))
+}
+
+/// A version as GS1 writes it (`2`, `2.0`, `1.2.0`): its numbers, or `None` when malformed.
+fn version_numbers(v: &str) -> Option<Vec<u32>> {
+    if v.is_empty() || v.len() > 32 {
+        return None;
+    }
+    v.split('.')
+        .map(|p| {
+            p.parse::<u32>()
+                .ok()
+                .filter(|_| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect()
+}
+
+/// Compares versions number by number, missing numbers being 0 (`2` = `2.0.0`).
+fn version_cmp(a: &[u32], b: &[u32]) -> std::cmp::Ordering {
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The version negotiation of GS1's binding: `GS1-EPCIS-Min/Max` and `GS1-CBV-Min/Max` must be
+/// versions (400 otherwise) whose range includes 2.0.0, the one this server speaks (406
+/// otherwise).
+pub(crate) fn check_versions(h: &HeaderMap) -> ApiResult<()> {
+    const OURS: [u32; 3] = [2, 0, 0];
+    for (name, is_min) in [
+        ("GS1-EPCIS-Min", true),
+        ("GS1-EPCIS-Max", false),
+        ("GS1-CBV-Min", true),
+        ("GS1-CBV-Max", false),
+    ] {
+        let Some(v) = h.get(name) else { continue };
+        let text = v.to_str().unwrap_or("").trim();
+        let n = version_numbers(text).ok_or_else(|| {
+            ApiError::validation(format!(
+                "{name} must be a version such as 2.0.0, got {text:?}"
+            ))
+        })?;
+        let o = version_cmp(&n, &OURS);
+        if (is_min && o.is_gt()) || (!is_min && o.is_lt()) {
+            return Err(ApiError::not_acceptable(format!(
+                "{name}: {text}; this server speaks EPCIS and CBV 2.0.0"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Middleware applying [`check_versions`] to every request.
+pub async fn negotiate_versions(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match check_versions(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// For listings that have one page: `perPage` must be a number in range (it changes nothing)
+/// and there is no `nextPageToken` to give; anything else is refused.
+fn one_page_params(state: &AppState, raw: Option<&str>) -> ApiResult<()> {
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "perPage" => {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=state.config.max_per_page).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::query_param(format!(
+                            "perPage must be 1..={}",
+                            state.config.max_per_page
+                        ))
+                    })?;
+            }
+            "nextPageToken" => {
+                return Err(ApiError::query_param(
+                    "nextPageToken: this listing has one page, and no token was given for it",
+                ))
+            }
+            _ => {
+                return Err(ApiError::query_param(format!(
+                    "unknown query parameter {k:?}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `DELETE /nextPageToken/{token}`: page tokens are sealed and stateless (they expire after an
+/// hour), so one cannot be revoked early: 501, as GS1's binding allows.
+pub async fn delete_page_token() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "ImplementationException",
+        "page tokens cannot be revoked: they are sealed, stateless and expire after an hour",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,7 +760,7 @@ pub async fn get_event(
             .into_iter()
             .next()
     };
-    let ev = ev.ok_or_else(|| ApiError::not_found(format!("no event {id:?}")))?;
+    let ev = ev.ok_or_else(|| ApiError::no_such_name(format!("no event {id:?}")))?;
     let fmt = out_format(&headers)?;
     if fmt == OutFormat::Xml {
         return query_document(&headers, "SimpleEventQuery", vec![ev], None, "", &[]);
@@ -690,9 +796,13 @@ pub const TOP_LEVEL: [&str; 9] = [
     "queries",
 ];
 
-pub async fn event_types(State(_s): State<AppState>) -> Response {
+pub async fn event_types(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    one_page_params(&state, raw.as_deref())?;
     let v: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-    json_response(StatusCode::OK, &collection(&v))
+    Ok(json_response(StatusCode::OK, &collection(&v)))
 }
 
 /// The query parameter that selects a resource's events.
@@ -708,6 +818,60 @@ fn resource_param(resource: &str) -> Option<&'static str> {
     })
 }
 
+/// A listing of IDs as a `Collection`, `perPage` at a time (default 100), paged by
+/// `nextPageToken` (the last ID, sealed) with a `Link` to the next page.
+async fn paged_ids<F, Fut>(
+    state: &AppState,
+    resource: &str,
+    raw: Option<&str>,
+    fetch: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce(Option<String>, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, unitrace_store::StoreError>>,
+{
+    let mut after = None;
+    let mut per_page = 100u32;
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "perPage" => {
+                per_page = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=state.config.max_per_page).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::query_param(format!(
+                            "perPage must be 1..={}",
+                            state.config.max_per_page
+                        ))
+                    })?
+            }
+            "nextPageToken" => after = Some(crate::units::decode_token(&v)?),
+            _ => {
+                return Err(ApiError::query_param(format!(
+                    "unknown query parameter {k:?}"
+                )))
+            }
+        }
+    }
+    let ids = fetch(after, per_page as usize + 1)
+        .await
+        .map_err(ApiError::from_query)?;
+    let more = ids.len() > per_page as usize;
+    let list = &ids[..ids.len().min(per_page as usize)];
+    let mut r = json_response(StatusCode::OK, &collection(list));
+    if let (true, Some(last)) = (more, list.last()) {
+        set_link(
+            &mut r,
+            &format!(
+                "/{resource}?perPage={per_page}&nextPageToken={}",
+                crate::units::encode_token(last)
+            ),
+        );
+    }
+    Ok(r)
+}
+
 pub async fn list_resource(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -719,6 +883,9 @@ pub async fn list_resource(
     if resource.bytes().all(|b| b.is_ascii_digit()) {
         return crate::units::resolve(&state, &headers, uri.path(), raw.as_deref()).await;
     }
+    if matches!(resource.as_str(), "bizSteps" | "dispositions") {
+        one_page_params(&state, raw.as_deref())?;
+    }
     match resource.as_str() {
         "bizSteps" => Ok(json_response(
             StatusCode::OK,
@@ -729,47 +896,43 @@ pub async fn list_resource(
             &collection(VocabKind::Disposition.terms()),
         )),
         "epcs" => {
-            let mut after = None;
-            let mut per_page = 100u32;
-            for (k, v) in pairs(raw.as_deref())? {
-                match k.as_str() {
-                    "perPage" => {
-                        per_page = v
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=state.config.max_per_page).contains(n))
-                            .ok_or_else(|| ApiError::query_param("perPage out of range"))?
-                    }
-                    "nextPageToken" => after = Some(crate::units::decode_token(&v)?),
-                    _ => return Err(ApiError::query_param(format!("unknown query parameter {k:?}"))),
-                }
-            }
-            let units = state
-                .store
-                .list_units(&UnitFilter {
-                    after_epc: after,
-                    limit: Some(per_page + 1),
-                    ..Default::default()
-                })
-                .await?;
-            let more = units.len() > per_page as usize;
-            let list: Vec<&str> = units.iter().take(per_page as usize).map(|u| u.epc.as_str()).collect();
-            let mut r = json_response(StatusCode::OK, &collection(&list));
-            if more {
-                if let Some(last) = list.last() {
-                    set_link(
-                        &mut r,
-                        &format!("/epcs?perPage={per_page}&nextPageToken={}", crate::units::encode_token(last)),
-                    );
-                }
-            }
-            Ok(r)
+            let store = state.store.clone();
+            paged_ids(
+                &state,
+                &resource,
+                raw.as_deref(),
+                |after, limit| async move {
+                    let units = store
+                        .list_units(&UnitFilter {
+                            after_epc: after,
+                            limit: Some(u32::try_from(limit).unwrap_or(u32::MAX)),
+                            ..Default::default()
+                        })
+                        .await?;
+                    Ok(units.into_iter().map(|u| u.epc).collect())
+                },
+            )
+            .await
         }
-        "bizLocations" | "readPoints" => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "ImplementationException",
-            format!("listing /{resource} is not implemented yet (the store has no list of locations); use /{resource}/{{id}}/events"),
-        )),
+        "bizLocations" | "readPoints" => {
+            let role = if resource == "bizLocations" {
+                LocationRole::BizLocation
+            } else {
+                LocationRole::ReadPoint
+            };
+            let store = state.store.clone();
+            paged_ids(
+                &state,
+                &resource,
+                raw.as_deref(),
+                |after, limit| async move {
+                    store
+                        .list_event_locations(role, after.as_deref(), limit)
+                        .await
+                },
+            )
+            .await
+        }
         _ => Err(ApiError::not_found(format!("no resource /{resource}"))),
     }
 }
@@ -788,6 +951,7 @@ pub async fn get_resource(
     if resource_param(&resource).is_none() {
         return Err(ApiError::not_found(format!("no resource /{resource}")));
     }
+    one_page_params(&state, raw.as_deref())?;
     // The sub-resources of one resource: its events (`/{resource}/{id}/events`).
     let mut r = json_response(StatusCode::OK, &collection(&["events"]));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -867,7 +1031,11 @@ pub async fn post_query(
     Ok(r)
 }
 
-pub async fn list_queries(State(state): State<AppState>) -> ApiResult<Response> {
+pub async fn list_queries(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    one_page_params(&state, raw.as_deref())?;
     let v: Vec<Value> = crate::subs::named_queries(&state, state.config.max_named_queries)
         .await?
         .into_iter()
@@ -1036,8 +1204,10 @@ pub async fn post_subscription(
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let name = path_or_400(name)?;
+    one_page_params(&state, raw.as_deref())?;
     named(&state, &name).await?;
     let list: Vec<Value> = crate::subs::all_subscriptions(&state)
         .await?
@@ -1117,6 +1287,45 @@ async fn stream_ws(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 _ => {}
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn version_negotiation() {
+        let ok = [
+            vec![],
+            vec![("GS1-EPCIS-Min", "1.0.0"), ("GS1-EPCIS-Max", "2.0.0")],
+            vec![("GS1-EPCIS-Min", "2"), ("GS1-CBV-Max", "2.0.1")],
+            vec![("GS1-CBV-Min", "1.2"), ("GS1-CBV-Max", "3")],
+        ];
+        for h in ok {
+            assert!(check_versions(&headers(&h)).is_ok(), "{h:?}");
+        }
+        for (h, status) in [
+            (("GS1-EPCIS-Min", "2.0.1"), 406),
+            (("GS1-EPCIS-Max", "1.2.0"), 406),
+            (("GS1-CBV-Min", "3"), 406),
+            (("GS1-CBV-Max", "vZ"), 400),
+            (("GS1-EPCIS-Min", "-1.1"), 400),
+            (("GS1-EPCIS-Min", "2..0"), 400),
+            (("GS1-EPCIS-Min", ""), 400),
+        ] {
+            let e = check_versions(&headers(&[h])).unwrap_err();
+            assert_eq!(e.status.as_u16(), status, "{h:?}");
+            assert!(e.detail.contains(h.0), "{}", e.detail);
         }
     }
 }

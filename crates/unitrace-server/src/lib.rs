@@ -235,6 +235,10 @@ pub fn router(state: AppState) -> Router {
             "/products/{gtin}",
             get(units::get_product).put(units::put_product),
         )
+        .route(
+            "/nextPageToken/{token}",
+            axum::routing::delete(epcis::delete_page_token).options(epcis::options),
+        )
         .route("/healthz", get(docs::healthz))
         .route("/readyz", get(docs::readyz))
         .route("/metrics", get(docs::metrics))
@@ -245,6 +249,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(units::resolver_fallback)
         .layer(body_limit)
         .merge(capture)
+        .layer(axum::middleware::from_fn(epcis::negotiate_versions))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -865,6 +865,60 @@ async fn discovery_health_metrics_docs() {
     assert_eq!(et["member"].as_array().unwrap().len(), 5);
     let epcs: Value = srv.get("/epcs").await.json().await.unwrap();
     assert_eq!(epcs["member"].as_array().unwrap().len(), 4);
+    let bl: Value = srv.get("/bizLocations").await.json().await.unwrap();
+    assert_eq!(bl["member"], json!(["urn:epc:id:sgln:0614141.07346.0"]));
+    let rp: Value = srv.get("/readPoints").await.json().await.unwrap();
+    assert_eq!(rp["member"], json!(["urn:epc:id:sgln:0614141.07346.1"]));
+    // Paging: one at a time through the Link header, every EPC once.
+    let mut next = Some("/epcs?perPage=1".to_string());
+    let mut seen = Vec::new();
+    while let Some(p) = next.take() {
+        let r = srv.get(&p).await;
+        assert_eq!(r.status(), StatusCode::OK, "{p}");
+        next = r.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
+        });
+        let v: Value = r.json().await.unwrap();
+        seen.extend(v["member"].as_array().unwrap().iter().cloned());
+        assert!(seen.len() <= 4, "{seen:?}");
+    }
+    assert_eq!(seen.len(), 4);
+    let r = srv.get("/readPoints?nextPageToken=forged").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    problem(r).await;
+    // Version negotiation, and parameters of one-page listings.
+    for (h, v, status) in [
+        ("GS1-EPCIS-Min", "3.0", 406),
+        ("GS1-CBV-Max", "vZ", 400),
+        ("GS1-EPCIS-Max", "2.0.0", 200),
+    ] {
+        let r = srv
+            .client
+            .get(srv.url("/eventTypes"))
+            .header(h, v)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{h}: {v}");
+    }
+    for p in [
+        "/eventTypes?perPage=null",
+        "/bizSteps?nextPageToken=x",
+        "/queries?foo=1",
+    ] {
+        let r = srv.get(p).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{p}");
+        problem(r).await;
+    }
+    let r = srv
+        .client
+        .delete(srv.url("/nextPageToken/abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
+    problem(r).await;
     let root: Value = srv.get("/").await.json().await.unwrap();
     assert_eq!(root["member"].as_array().unwrap().len(), 9);
     let one: Value = srv.get("/bizSteps/shipping").await.json().await.unwrap();
