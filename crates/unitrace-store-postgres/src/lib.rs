@@ -30,10 +30,12 @@ use unitrace_store::limits::{
 };
 use unitrace_store::query::{location_page, Matcher, PageCursor};
 use unitrace_store::state::{parents_named, HistoryItem};
+use unitrace_store::timeline_of;
 use unitrace_store::{
     CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
     GenealogyDirection, Location, LocationRole, OrderBy, OrderDirection, Party, Product, QueryPage,
-    StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter, UnitState,
+    StockRow, Store, StoreError, StoreResult, StoredEvent, TimelineEntry, TimelineReads,
+    UnitFilter, UnitState,
 };
 
 use query::{Param, Where};
@@ -573,6 +575,93 @@ async fn run_query(client: &Client, q: &EventQuery, now: i64) -> StoreResult<Que
     })
 }
 
+/// Events naming `epc` within the bounds, on one connection (see [`Store::events_naming`]).
+async fn events_naming_on(
+    c: &Pooled<'_>,
+    epc: &str,
+    after: Option<(i64, i64)>,
+    before: Option<(i64, i64)>,
+    limit: usize,
+) -> StoreResult<Vec<StoredEvent>> {
+    let (a0, a1) = after.unwrap_or((i64::MIN, i64::MIN));
+    let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
+    let limit = limit.min(i64::MAX as usize) as i64;
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM event e WHERE e.seq IN (SELECT x.event_seq FROM event_epc x \
+                 WHERE x.epc = $1 AND (x.event_time, x.event_seq) > ($2, $3) AND (x.event_time, x.event_seq) < ($4, $5)) \
+                 ORDER BY e.event_time, e.seq LIMIT $6"
+            ),
+            &[&epc, &a0, &a1, &b0, &b1, &limit],
+        )
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(stored_from_row).collect()
+}
+
+/// AggregationEvents naming `epc` as a child and the emptyings of their parents, in one query
+/// (see [`Store::containment_history`]).
+async fn containment_history_on(c: &Pooled<'_>, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+    // Column 15 tells the parts apart: 0 the unit's aggregations, 1 emptyings of their parents.
+    let rows = c
+        .query(
+            concat!(
+                "WITH named AS (SELECT ",
+                fact_cols!(),
+                ", x.role, 0::bigint AS part FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc = $1 AND x.role = 3 AND e.event_type = 2 \
+                 ORDER BY x.event_time, x.event_seq LIMIT 1000001) \
+                 SELECT * FROM named UNION ALL (SELECT ",
+                fact_cols!(),
+                ", x.role, 1::bigint FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                 WHERE x.epc IN (SELECT DISTINCT n.parent_id FROM named n WHERE n.parent_id IS NOT NULL) \
+                 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq LIMIT 1000001)" // MAX_UNIT_HISTORY + 1
+            ),
+            &[&epc, &EpcRole::ParentId.code()],
+        )
+        .await
+        .map_err(db_err)?;
+    let mut named_rows = Vec::with_capacity(rows.len());
+    let mut emptied = Vec::new();
+    for r in rows {
+        let part: i64 = r.try_get(15).map_err(db_err)?;
+        if part == 0 {
+            named_rows.push(r);
+        } else {
+            emptied.push(r);
+        }
+    }
+    check_history_len(epc, named_rows.len())?;
+    check_history_len(epc, emptied.len())?;
+    let named = group_roles(&named_rows)?;
+    let mut items = Vec::with_capacity(named.len() + emptied.len());
+    for r in &emptied {
+        items.push(HistoryItem::ParentEmptied(facts_from_row(r)?));
+    }
+    items.extend(named.into_iter().map(|(f, r)| HistoryItem::Named(f, r)));
+    Ok(items)
+}
+
+#[async_trait]
+impl TimelineReads for Pooled<'_> {
+    async fn events_naming(
+        &self,
+        epc: &str,
+        after: Option<(i64, i64)>,
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events_naming_on(self, epc, after, before, limit).await
+    }
+
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+        containment_history_on(self, epc).await
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn capture(
@@ -706,42 +795,12 @@ impl Store for PostgresStore {
     }
 
     async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
-        let c = self.reader().await?;
-        let rows = c
-            .query(
-                concat!(
-                    "SELECT ",
-                    fact_cols!(),
-                    ", x.role FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                     WHERE x.epc = $1 AND x.role = 3 AND e.event_type = 2 ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
-                ),
-                &[&epc],
-            )
-            .await
-            .map_err(db_err)?;
-        check_history_len(epc, rows.len())?;
-        let named = group_roles(&rows)?;
-        let mut items = Vec::with_capacity(named.len());
-        for p in parents_named(&named) {
-            let rows = c
-                .query(
-                    concat!(
-                        "SELECT ",
-                        fact_cols!(),
-                        " FROM event_epc x JOIN event e ON e.seq = x.event_seq \
-                         WHERE x.epc = $1 AND x.role = $2 AND e.empty_delete ORDER BY x.event_time, x.event_seq LIMIT 1000001" // MAX_UNIT_HISTORY + 1
-                    ),
-                    &[&p, &EpcRole::ParentId.code()],
-                )
-                .await
-                .map_err(db_err)?;
-            check_history_len(&p, rows.len())?;
-            for r in &rows {
-                items.push(HistoryItem::ParentEmptied(facts_from_row(r)?));
-            }
-        }
-        items.extend(named.into_iter().map(|(f, r)| HistoryItem::Named(f, r)));
-        Ok(items)
+        containment_history_on(&self.reader().await?, epc).await
+    }
+
+    async fn timeline(&self, epc: &str) -> StoreResult<Vec<TimelineEntry>> {
+        // Every read on one connection: the reads of a containment level are pipelined.
+        timeline_of(&self.reader().await?, epc).await
     }
 
     async fn unit_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
@@ -790,24 +849,7 @@ impl Store for PostgresStore {
         before: Option<(i64, i64)>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let (a0, a1) = after.unwrap_or((i64::MIN, i64::MIN));
-        let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let c = self.reader().await?;
-        let rows = c
-            .query(
-                concat!(
-                    "SELECT ",
-                    event_cols!(),
-                    " FROM event e WHERE e.seq IN (SELECT x.event_seq FROM event_epc x \
-                     WHERE x.epc = $1 AND (x.event_time, x.event_seq) > ($2, $3) AND (x.event_time, x.event_seq) < ($4, $5)) \
-                     ORDER BY e.event_time, e.seq LIMIT $6"
-                ),
-                &[&epc, &a0, &a1, &b0, &b1, &limit],
-            )
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(stored_from_row).collect()
+        events_naming_on(&self.reader().await?, epc, after, before, limit).await
     }
 
     async fn transformation_links(

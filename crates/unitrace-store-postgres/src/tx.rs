@@ -288,7 +288,11 @@ impl CaptureTx for PgTx<'_> {
         Ok(epcs.iter().map(|e| found.remove(*e)).collect())
     }
 
-    fn save_units(&mut self, states: &[UnitState]) -> StoreResult<()> {
+    fn save_units(
+        &mut self,
+        states: &[UnitState],
+        _before: &[Option<UnitState>],
+    ) -> StoreResult<()> {
         if states.len() <= 1 {
             return states.iter().try_for_each(|s| self.save_unit(s));
         }

@@ -41,6 +41,7 @@ pub fn ceiling_write(path: &Path, events: &[CaptureEvent], record_time: i64) -> 
         .map_err(db_err)?;
     conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=10000;")
         .map_err(db_err)?;
+    conn.execute_batch(schema::WRITER_PRAGMAS).map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     schema::migrate(&mut conn, schema::LATEST)?;
     let tx = conn.transaction().map_err(db_err)?;

@@ -117,6 +117,7 @@ impl SqliteStore {
             }
             conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;")
                 .map_err(db_err)?;
+            conn.execute_batch(schema::WRITER_PRAGMAS).map_err(db_err)?;
             schema::migrate(&mut conn, version)?;
             Ok(conn)
         })

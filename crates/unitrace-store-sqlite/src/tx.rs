@@ -1,6 +1,9 @@
 //! The capture engine's operations on one open SQLite write transaction.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use unitrace_store::engine::{check_history_len, CaptureTx};
 use unitrace_store::limits::MAX_UNIT_HISTORY;
 use unitrace_store::state::{EventFacts, RoleSet};
@@ -123,6 +126,72 @@ pub(crate) fn finish_unit(raw: (UnitState, Option<String>)) -> StoreResult<UnitS
     let (mut u, p) = raw;
     u.persistent_dispositions = parse_list(p)?;
     Ok(u)
+}
+
+/// The columns of `unit_state` after `epc`, in [`UNIT_COLS`] order.
+const UNIT_VALUE_COLS: [&str; 15] = [
+    "commissioned_at",
+    "commissioned_where",
+    "commissioned_by_step",
+    "last_event_time",
+    "last_event_seq",
+    "biz_location",
+    "read_point",
+    "disposition",
+    "pdisps",
+    "lot",
+    "expiry",
+    "parent",
+    "parent_since_time",
+    "parent_since_seq",
+    "location_time",
+];
+
+/// The values of [`UNIT_VALUE_COLS`] for one unit.
+fn unit_values(s: &UnitState) -> [Value; 15] {
+    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()));
+    [
+        int(s.commissioned_at),
+        text(&s.commissioned_where),
+        Value::Integer(s.commissioned_by_step as i64),
+        Value::Integer(s.last_event_time),
+        Value::Integer(s.last_event_seq),
+        text(&s.biz_location),
+        text(&s.read_point),
+        text(&s.disposition),
+        text(&json_list(&s.persistent_dispositions)),
+        text(&s.lot),
+        text(&s.expiry),
+        text(&s.parent),
+        int(s.parent_since.map(|p| p.0)),
+        int(s.parent_since.map(|p| p.1)),
+        int(s.location_time),
+    ]
+}
+
+/// Bit i set: column i of [`UNIT_VALUE_COLS`] differs between `a` and `b`.
+fn changed_columns(a: &UnitState, b: &UnitState) -> u16 {
+    let bits = [
+        a.commissioned_at != b.commissioned_at,
+        a.commissioned_where != b.commissioned_where,
+        a.commissioned_by_step != b.commissioned_by_step,
+        a.last_event_time != b.last_event_time,
+        a.last_event_seq != b.last_event_seq,
+        a.biz_location != b.biz_location,
+        a.read_point != b.read_point,
+        a.disposition != b.disposition,
+        a.persistent_dispositions != b.persistent_dispositions,
+        a.lot != b.lot,
+        a.expiry != b.expiry,
+        a.parent != b.parent,
+        a.parent_since.map(|p| p.0) != b.parent_since.map(|p| p.0),
+        a.parent_since.map(|p| p.1) != b.parent_since.map(|p| p.1),
+        a.location_time != b.location_time,
+    ];
+    bits.iter()
+        .enumerate()
+        .fold(0, |m, (i, c)| if *c { m | (1 << i) } else { m })
 }
 
 impl CaptureTx for SqliteTx<'_> {
@@ -366,6 +435,95 @@ impl CaptureTx for SqliteTx<'_> {
             s.location_time,
         ])
         .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn load_units(&mut self, epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {
+        if epcs.len() <= 1 {
+            return epcs.iter().map(|e| self.load_unit(e)).collect();
+        }
+        // One statement for the whole list, whatever its length (the EPCs as one JSON array).
+        let list = serde_json::to_string(epcs)
+            .map_err(|e| StoreError::Database(format!("EPC list: {e}")))?;
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {UNIT_COLS} FROM unit_state WHERE epc IN (SELECT value FROM json_each(?1))"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([list], unit_from_row).map_err(db_err)?;
+        let mut found: HashMap<String, UnitState> = HashMap::new();
+        for r in rows {
+            let u = finish_unit(r.map_err(db_err)?)?;
+            found.insert(u.epc.clone(), u);
+        }
+        Ok(epcs.iter().map(|e| found.remove(*e)).collect())
+    }
+
+    fn save_units(
+        &mut self,
+        states: &[UnitState],
+        before: &[Option<UnitState>],
+    ) -> StoreResult<()> {
+        if before.len() != states.len() {
+            return states.iter().try_for_each(|s| self.save_unit(s));
+        }
+        // New units: plain inserts. Known units: an UPDATE of the changed columns only, so that
+        // indexes over unchanged columns (lot, parent, bizLocation) are not rewritten.
+        let mut by_mask: HashMap<u16, Vec<&UnitState>> = HashMap::new();
+        {
+            let mut ins = self
+                .conn
+                .prepare_cached(&format!(
+                    "INSERT INTO unit_state ({UNIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ))
+                .map_err(db_err)?;
+            for (s, b) in states.iter().zip(before) {
+                match b {
+                    None => {
+                        let v = unit_values(s);
+                        ins.execute(rusqlite::params_from_iter(
+                            std::iter::once(&s.epc as &dyn ToSql)
+                                .chain(v.iter().map(|x| x as &dyn ToSql)),
+                        ))
+                        .map_err(db_err)?;
+                    }
+                    Some(b) => {
+                        let mask = changed_columns(b, s);
+                        if mask != 0 {
+                            by_mask.entry(mask).or_default().push(s);
+                        }
+                    }
+                }
+            }
+        }
+        for (mask, group) in by_mask {
+            let mut sets = Vec::new();
+            for (i, col) in UNIT_VALUE_COLS.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    sets.push(format!("{col} = ?{}", sets.len() + 2));
+                }
+            }
+            let mut st = self
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE unit_state SET {} WHERE epc = ?1",
+                    sets.join(", ")
+                ))
+                .map_err(db_err)?;
+            for s in group {
+                let v = unit_values(s);
+                st.execute(rusqlite::params_from_iter(
+                    std::iter::once(&s.epc as &dyn ToSql).chain(
+                        v.iter()
+                            .enumerate()
+                            .filter(|(i, _)| mask & (1 << i) != 0)
+                            .map(|(_, x)| x as &dyn ToSql),
+                    ),
+                ))
+                .map_err(db_err)?;
+            }
+        }
         Ok(())
     }
 

@@ -37,8 +37,15 @@ pub trait CaptureTx {
     fn load_units(&mut self, epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {
         epcs.iter().map(|e| self.load_unit(e)).collect()
     }
-    /// Save several distinct units at once (a backend may do it in one statement).
-    fn save_units(&mut self, states: &[UnitState]) -> StoreResult<()> {
+    /// Save several distinct units at once (a backend may do it in one statement). `before[i]` is
+    /// the stored state of `states[i]` as [`CaptureTx::load_units`] gave it (None: a new unit),
+    /// so that a backend may insert new units and write only the changed columns of others.
+    fn save_units(
+        &mut self,
+        states: &[UnitState],
+        before: &[Option<UnitState>],
+    ) -> StoreResult<()> {
+        let _ = before;
         states.iter().try_for_each(|s| self.save_unit(s))
     }
     /// Every stored event naming the unit, with the roles it has in each.
@@ -514,9 +521,10 @@ fn capture_one<T: CaptureTx>(
         )));
     }
     let mut states = Vec::with_capacity(units.len());
-    for ((epc, roles), loaded) in units.into_iter().zip(loaded) {
+    for ((epc, roles), loaded) in units.into_iter().zip(&loaded) {
         let st = match loaded {
-            Some(mut st) if !force_replay && !st.is_late(ev.event_time) => {
+            Some(st) if !force_replay && !st.is_late(ev.event_time) => {
+                let mut st = st.clone();
                 apply_event(&mut st, &facts, roles);
                 st
             }
@@ -540,7 +548,7 @@ fn capture_one<T: CaptureTx>(
         };
         states.push(st);
     }
-    tx.save_units(&states)?;
+    tx.save_units(&states, &loaded)?;
     if facts.empty_delete {
         if let Some(p) = &facts.parent_id {
             tx.empty_parent(p, (facts.event_time, facts.seq))?;

@@ -26,6 +26,9 @@ pub mod conformance;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{StoreError, StoreResult};
@@ -136,59 +139,7 @@ pub trait Store: RecordStore + Send + Sync {
     /// The timeline of one unit: every event naming it, plus (marked inferred) the events of every
     /// container it was inside at the time, recursively up to the containment depth limit.
     async fn timeline(&self, epc: &str) -> StoreResult<Vec<TimelineEntry>> {
-        let mut out: Vec<TimelineEntry> = self
-            .events_naming(epc, None, None, MAX_TIMELINE_EVENTS)
-            .await?
-            .into_iter()
-            .map(|event| TimelineEntry {
-                event,
-                inferred_via: None,
-            })
-            .collect();
-        let mut seen: HashSet<i64> = out.iter().map(|e| e.event.seq).collect();
-        // Work list: (unit, window after, window before, depth).
-        let mut work: Vec<(String, Option<(i64, i64)>, Option<(i64, i64)>, usize)> =
-            vec![(epc.to_string(), None, None, 0)];
-        while let Some((unit, lo, hi, depth)) = work.pop() {
-            if depth >= MAX_CONTAINMENT_DEPTH || out.len() >= MAX_TIMELINE_EVENTS {
-                continue;
-            }
-            let periods = state::containment_periods(&unit, self.containment_history(&unit).await?);
-            for p in periods {
-                // Intersect the period with the window.
-                let from = match lo {
-                    Some(l) if l > p.from => l,
-                    _ => p.from,
-                };
-                let to = match (hi, p.to) {
-                    (Some(h), Some(t)) => Some(h.min(t)),
-                    (Some(h), None) => Some(h),
-                    (None, t) => t,
-                };
-                if let Some(t) = to {
-                    if t <= from {
-                        continue;
-                    }
-                }
-                let room = MAX_TIMELINE_EVENTS.saturating_sub(out.len());
-                if room == 0 {
-                    break;
-                }
-                for event in self.events_naming(&p.parent, Some(from), to, room).await? {
-                    if seen.insert(event.seq) {
-                        out.push(TimelineEntry {
-                            event,
-                            inferred_via: Some(p.parent.clone()),
-                        });
-                    }
-                }
-                if p.parent != epc {
-                    work.push((p.parent.clone(), Some(from), to, depth + 1));
-                }
-            }
-        }
-        out.sort_by_key(|e| (e.event.event_time, e.event.seq));
-        Ok(out)
+        timeline_of(&StoreReads(self), epc).await
     }
 
     /// Genealogy of one unit through TransformationEvents, in one direction, recursively.
@@ -342,6 +293,187 @@ pub trait Store: RecordStore + Send + Sync {
             truncated,
         })
     }
+}
+
+/// The two reads a timeline is made of. [`timeline_of`] issues the reads of one containment
+/// level at once, so a backend may run them concurrently or pipeline them on one connection.
+#[async_trait]
+pub trait TimelineReads: Sync {
+    /// As [`Store::events_naming`].
+    async fn events_naming(
+        &self,
+        epc: &str,
+        after: Option<(i64, i64)>,
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
+    /// As [`Store::containment_history`].
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>>;
+}
+
+/// A store's own reads, for the default [`Store::timeline`].
+struct StoreReads<'a, S: ?Sized>(&'a S);
+
+#[async_trait]
+impl<S: Store + ?Sized> TimelineReads for StoreReads<'_, S> {
+    async fn events_naming(
+        &self,
+        epc: &str,
+        after: Option<(i64, i64)>,
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.0.events_naming(epc, after, before, limit).await
+    }
+    async fn containment_history(&self, epc: &str) -> StoreResult<Vec<HistoryItem>> {
+        self.0.containment_history(epc).await
+    }
+}
+
+/// [`Store::timeline`] through `reads`: one containment level at a time (the unit, its
+/// containers, theirs, ...), the reads of a level issued together. An event reached through
+/// several containers is inferred via the nearest one.
+pub async fn timeline_of<R: TimelineReads + ?Sized>(
+    reads: &R,
+    epc: &str,
+) -> StoreResult<Vec<TimelineEntry>> {
+    let (mut named, history) = try_join2(
+        vec![reads.events_naming(epc, None, None, MAX_TIMELINE_EVENTS)],
+        vec![reads.containment_history(epc)],
+    )
+    .await?;
+    let (Some(named), Some(history)) = (named.pop(), history.into_iter().next()) else {
+        return Err(StoreError::Database(
+            "timeline reads answered nothing".into(),
+        ));
+    };
+    let mut out: Vec<TimelineEntry> = named
+        .into_iter()
+        .map(|event| TimelineEntry {
+            event,
+            inferred_via: None,
+        })
+        .collect();
+    let mut seen: HashSet<i64> = out.iter().map(|e| e.event.seq).collect();
+    // One level: (unit, window after, window before, containment history of the unit).
+    type Bound = Option<(i64, i64)>;
+    type Window = (Bound, Bound);
+    let mut level: Vec<(String, Window, Vec<HistoryItem>)> =
+        vec![(epc.to_string(), (None, None), history)];
+    for depth in 0..MAX_CONTAINMENT_DEPTH {
+        if level.is_empty() || out.len() >= MAX_TIMELINE_EVENTS {
+            break;
+        }
+        // The periods of this level's units inside their parents, within the windows.
+        let mut periods: Vec<(String, (i64, i64), Bound)> = Vec::new();
+        for (unit, (lo, hi), history) in level {
+            for p in state::containment_periods(&unit, history) {
+                let from = match lo {
+                    Some(l) if l > p.from => l,
+                    _ => p.from,
+                };
+                let to = match (hi, p.to) {
+                    (Some(h), Some(t)) => Some(h.min(t)),
+                    (Some(h), None) => Some(h),
+                    (None, t) => t,
+                };
+                if to.is_some_and(|t| t <= from) {
+                    continue;
+                }
+                periods.push((p.parent, from, to));
+            }
+        }
+        let room = MAX_TIMELINE_EVENTS.saturating_sub(out.len());
+        let deeper = depth + 1 < MAX_CONTAINMENT_DEPTH;
+        let mut parents: Vec<&str> = periods
+            .iter()
+            .map(|(p, _, _)| p.as_str())
+            .filter(|p| deeper && *p != epc)
+            .collect();
+        parents.sort_unstable();
+        parents.dedup();
+        let (events, histories) = try_join2(
+            periods
+                .iter()
+                .map(|(p, from, to)| reads.events_naming(p, Some(*from), *to, room))
+                .collect(),
+            parents
+                .iter()
+                .map(|p| reads.containment_history(p))
+                .collect(),
+        )
+        .await?;
+        for ((parent, _, _), events) in periods.iter().zip(events) {
+            for event in events {
+                if out.len() >= MAX_TIMELINE_EVENTS {
+                    break;
+                }
+                if seen.insert(event.seq) {
+                    out.push(TimelineEntry {
+                        event,
+                        inferred_via: Some(parent.clone()),
+                    });
+                }
+            }
+        }
+        let histories: HashMap<&str, Vec<HistoryItem>> =
+            parents.iter().copied().zip(histories).collect();
+        level = periods
+            .iter()
+            .filter_map(|(p, from, to)| {
+                let h = histories.get(p.as_str())?;
+                Some((p.clone(), (Some(*from), *to), h.clone()))
+            })
+            .collect();
+    }
+    out.sort_by_key(|e| (e.event.event_time, e.event.seq));
+    Ok(out)
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// Run two lists of futures concurrently; their answers in order, or the first error.
+async fn try_join2<'a, A, B>(
+    a: Vec<BoxFut<'a, A>>,
+    b: Vec<BoxFut<'a, B>>,
+) -> StoreResult<(Vec<A>, Vec<B>)> {
+    fn poll_all<T>(
+        cx: &mut std::task::Context<'_>,
+        futs: &mut [Option<BoxFut<'_, T>>],
+        out: &mut [Option<T>],
+    ) -> StoreResult<bool> {
+        let mut done = true;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if let Some(fut) = f {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(r) => {
+                        *o = Some(r?);
+                        *f = None;
+                    }
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        Ok(done)
+    }
+    let mut fa: Vec<Option<BoxFut<'a, A>>> = a.into_iter().map(Some).collect();
+    let mut fb: Vec<Option<BoxFut<'a, B>>> = b.into_iter().map(Some).collect();
+    let mut oa: Vec<Option<A>> = fa.iter().map(|_| None).collect();
+    let mut ob: Vec<Option<B>> = fb.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let da = poll_all(cx, &mut fa, &mut oa)?;
+        let db = poll_all(cx, &mut fb, &mut ob)?;
+        if da && db {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await?;
+    Ok((
+        oa.into_iter().flatten().collect(),
+        ob.into_iter().flatten().collect(),
+    ))
 }
 
 /// The newest bizLocation of a unit or of its current containers, found through `lookup`.
