@@ -373,3 +373,64 @@ pub fn convert(bytes: &[u8], to: Format, epc_format: EpcFormat) -> Result<Vec<u8
         }
     }
 }
+
+#[cfg(test)]
+mod plain_hash_tests {
+    use super::*;
+
+    /// Checks the direct pre-hash of plain events against the node-tree one on `bytes`; returns
+    /// how many events took the direct path.
+    fn check(bytes: &[u8], name: &str) -> usize {
+        let mut plain = 0;
+        let _ = hash_events(bytes, |e, c| {
+            let Some(obj) = e.as_object() else { return };
+            if let Some(p) = hash::pre_hash_plain(obj, c) {
+                plain += 1;
+                assert_eq!(p, hash::pre_hash_general(obj, c), "{name}: {e}");
+            }
+        });
+        plain
+    }
+
+    #[test]
+    fn plain_events_hash_like_the_node_tree() {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/epcis-event-hash-vectors/examples"
+        ));
+        let mut plain = 0;
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir)
+            .expect("reference data missing: ../shared/epcis-event-hash-vectors")
+        {
+            let path = entry.unwrap().path();
+            if path
+                .extension()
+                .is_some_and(|x| x == "jsonld" || x == "xml")
+            {
+                files += 1;
+                plain += check(&std::fs::read(&path).unwrap(), &path.display().to_string());
+            }
+        }
+        assert!(files > 30, "too few vector files: {files}");
+        assert!(plain > 0, "no vector event took the direct path");
+        // Edge cases of the direct path.
+        let docs = [
+            r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"ex":"https://ex.com/"}],"type":"EPCISDocument","epcisBody":{"eventList":[
+            {"type":"ObjectEvent","eventTime":"2024-01-01T10:00:00.1234+01:00","eventTimeZoneOffset":"+01:00","epcList":[],"action":"OBSERVE"},
+            {"type":"ObjectEvent","eventTime":" ","eventTimeZoneOffset":"","epcList":["", "urn:epc:id:sgtin:0614141.107346.2", "https://id.gs1.org/01/00614141073467/21/1", "urn:epc:id:sgtin:0614141.107346.1", "shipping", "ex:x"],"action":"ADD","bizStep":"urn:epcglobal:cbv:bizstep:shipping","disposition":"https://ref.gs1.org/cbv/Disp-in_transit","readPoint":{"id":""},"bizLocation":{"id":"urn:epc:id:sgln:0614141.07346.0"}},
+            {"type":"ObjectEvent","eventID":"ni:///x","recordTime":"2024-01-01T10:00:00Z","eventTime":"2024-01-01T10:00:00Z","eventTimeZoneOffset":"-05:00","epcList":["urn:epc:id:sscc:0614141.1234567890"],"parentID":"ex:p","action":"DELETE","bizStep":"ex:shipping","disposition":"in_progress","readPoint":{"id":"ex:rp"}},
+            {"type":"AggregationEvent","eventTime":"2024-01-01T10:00:00Z","eventTimeZoneOffset":"+00:00","parentID":"urn:epc:id:sscc:0614141.1234567890","action":"ADD","bizStep":"packing","disposition":"container_closed"}
+            ]}}"#,
+            r#"{"@context":{"ex":"https://ex.com/"},"type":"EPCISDocument","ex:ignoreFields":["bizStep"],"epcisBody":{"eventList":[
+            {"type":"ObjectEvent","eventTime":"2024-01-01T10:00:00Z","eventTimeZoneOffset":"+01:00","epcList":["urn:epc:id:sgtin:0614141.107346.2"],"action":"OBSERVE","bizStep":"shipping"}
+            ]}}"#,
+            r#"<?xml version="1.0"?><epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2024-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent><eventTime>2024-01-01T10:00:00.123+01:00</eventTime><eventTimeZoneOffset>+01:00</eventTimeZoneOffset><epcList><epc>urn:epc:id:sgtin:0614141.107346.2</epc><epc>urn:epc:id:sgtin:0614141.107346.1</epc></epcList><action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:shipping</bizStep><disposition>urn:epcglobal:cbv:disp:in_transit</disposition><readPoint><id>urn:epc:id:sgln:0614141.07346.1234</id></readPoint></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"#,
+        ];
+        let mut direct = 0;
+        for (i, d) in docs.iter().enumerate() {
+            direct += check(d.as_bytes(), &format!("edge case {i}"));
+        }
+        assert!(direct >= 5, "edge cases on the direct path: {direct}");
+    }
+}

@@ -155,6 +155,149 @@ pub fn pre_hash(event: &Value, ctx: &HashContext) -> String {
     let Some(obj) = event.as_object() else {
         return String::new();
     };
+    if let Some(out) = pre_hash_plain(obj, ctx) {
+        return out;
+    }
+    pre_hash_general(obj, ctx)
+}
+
+/// The members a plain event may have (see [`pre_hash_plain`]), in the canonical order of the
+/// rendered ones.
+const PLAIN_ORDER: &[&str] = &[
+    "eventTime",
+    "eventTimeZoneOffset",
+    "parentID",
+    "epcList",
+    "action",
+    "bizStep",
+    "disposition",
+    "readPoint",
+    "bizLocation",
+];
+
+/// The pre-hash string of a plain event, written straight from the JSON value (no intermediate
+/// node tree, no per-EPC string): `None` unless every member is one of [`PLAIN_ORDER`] or
+/// `type`, `eventID`, `recordTime`, with string values (an `epcList` of strings,
+/// `readPoint`/`bizLocation` objects holding only a string `id`), and none is ignored by the
+/// document. Gives exactly what [`pre_hash_general`] gives for such events (tested on every
+/// hash vector).
+pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Option<String> {
+    if obj.len() > 16 {
+        return None;
+    }
+    let mut fields: [Option<&Value>; 9] = [None; 9];
+    let mut ev_type = "";
+    for (k, v) in obj {
+        let k = k.as_str();
+        if ctx.ignore_fields.iter().any(|f| f == k) {
+            return None;
+        }
+        match k {
+            "type" => ev_type = v.as_str()?,
+            "eventID" | "recordTime" => {
+                v.as_str()?;
+            }
+            _ => {
+                let i = PLAIN_ORDER.iter().position(|p| *p == k)?;
+                match (i, v) {
+                    (3, Value::Array(a)) => {
+                        if !a.iter().all(Value::is_string) {
+                            return None;
+                        }
+                    }
+                    (7 | 8, Value::Object(m)) => {
+                        if m.len() != 1 || !m.get("id").is_some_and(Value::is_string) {
+                            return None;
+                        }
+                    }
+                    (3 | 7 | 8, _) => return None,
+                    (_, Value::String(_)) => {}
+                    _ => return None,
+                }
+                fields[i] = Some(v);
+            }
+        }
+    }
+    let mut expanded = Vec::new();
+    collect_expanded(obj, &mut expanded);
+    expanded.sort();
+    expanded.dedup();
+    let conv = Converter {
+        ctx,
+        expanded: &expanded,
+        local_ns: Vec::new(),
+    };
+    let mut out = String::with_capacity(256);
+    out.push_str("eventType=");
+    out.push_str(ev_type);
+    // `name=value` of one leaf (nothing when the value is empty), as `child_pre_hash` renders it.
+    let leaf = |out: &mut String, name: &str, s: &str| {
+        let v = conv.value(s);
+        let t = v.trim();
+        if t.is_empty() {
+            return;
+        }
+        let v = if has_ci(name, "time") && !has_ci(name, "offset") {
+            Cow::Owned(fix_timestamp(t))
+        } else {
+            canonize(t)
+        };
+        if !v.is_empty() {
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&v);
+        }
+    };
+    for (i, f) in fields.iter().enumerate() {
+        let Some(v) = f else { continue };
+        let name = PLAIN_ORDER[i];
+        match v {
+            Value::String(s) => leaf(&mut out, name, s),
+            Value::Array(a) => {
+                let start = out.len();
+                out.push_str(name);
+                let after_name = out.len();
+                if let [one] = a.as_slice() {
+                    leaf(&mut out, "epc", one.as_str().unwrap_or_default());
+                } else {
+                    // Every `epc=...` rendered into one buffer, then sorted as slices.
+                    let mut buf = String::with_capacity(a.len() * 48);
+                    let mut spans = Vec::with_capacity(a.len());
+                    for x in a {
+                        let b = buf.len();
+                        leaf(&mut buf, "epc", x.as_str().unwrap_or_default());
+                        if buf.len() > b {
+                            spans.push((b, buf.len()));
+                        }
+                    }
+                    spans.sort_unstable_by(|x, y| buf[x.0..x.1].cmp(&buf[y.0..y.1]));
+                    for (b, e) in spans {
+                        out.push_str(&buf[b..e]);
+                    }
+                }
+                if out.len() == after_name {
+                    out.truncate(start);
+                }
+            }
+            Value::Object(m) => {
+                let start = out.len();
+                out.push_str(name);
+                let after_name = out.len();
+                if let Some(Value::String(id)) = m.get("id") {
+                    leaf(&mut out, "id", id);
+                }
+                if out.len() == after_name {
+                    out.truncate(start);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// The pre-hash string of any event, through a node tree.
+pub(crate) fn pre_hash_general(obj: &Map<String, Value>, ctx: &HashContext) -> String {
     // 1. vocabulary expansion, on a copy of the event.
     let mut expanded = Vec::new();
     collect_expanded(obj, &mut expanded);
