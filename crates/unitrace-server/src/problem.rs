@@ -139,6 +139,7 @@ fn title(kind: &str) -> &'static str {
         "QueryTooLargeException" => "The query would return too many events",
         "NoSuchResourceException" => "No such resource",
         "NoSuchNameException" => "No such name",
+        "ResourceAlreadyExistsException" => "The resource exists already",
         "CaptureLimitExceededException" => "Capture limit exceeded",
         "NotAcceptableException" => "No acceptable representation",
         "ServiceUnavailableException" => "Service unavailable",

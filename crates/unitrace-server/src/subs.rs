@@ -362,7 +362,7 @@ pub async fn create_query(
         Ok(_) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "ValidationException",
+            "ResourceAlreadyExistsException",
             format!("a query named {name:?} exists; DELETE it first"),
         )),
         Err(e) => Err(e.into()),

@@ -1047,14 +1047,8 @@ async fn wait_for(got: &Deliveries, n: usize) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
-    let (hook, got) = receiver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.sqlite");
-    let config = Config::default;
-    let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
-    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+/// Creates the named query `all` (Object and Aggregation events).
+async fn query_all(srv: &Server) {
     let r = srv
         .client
         .post(srv.url("/queries"))
@@ -1063,6 +1057,10 @@ async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// Subscribes `hook` to the query `all` from 2000 on, signed with `s3cret`; the subscription.
+async fn subscribe_all(srv: &Server, hook: &str) -> Value {
     let r = srv
         .client
         .post(srv.url("/queries/all/subscriptions"))
@@ -1074,7 +1072,19 @@ async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let sub: Value = r.json().await.unwrap();
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_subscription_delivers_exactly_once_across_a_restart() {
+    let (hook, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.sqlite");
+    let config = Config::default;
+    let open = || async { Arc::new(SqliteStore::open(&db, Arc::new(SystemClock)).await.unwrap()) };
+    let srv = Server::start_on(open().await, config(), tempfile::tempdir().unwrap()).await;
+    query_all(&srv).await;
+    let sub = subscribe_all(&srv, &hook).await;
     srv.capture("application/json", UNIT_DOC.as_bytes().to_vec())
         .await
         .unwrap();
@@ -1236,14 +1246,7 @@ async fn two_servers_on_one_database_deliver_each_event_once() {
         tempfile::tempdir().unwrap(),
     )
     .await;
-    let r = a
-        .client
-        .post(a.url("/queries"))
-        .json(&json!({"name": "all", "query": {"eventType": ["ObjectEvent", "AggregationEvent"]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    query_all(&a).await;
     // The other node knows the query and refuses the same name.
     assert_eq!(b.get("/queries/all").await.status(), StatusCode::OK);
     let r = b
@@ -1254,18 +1257,11 @@ async fn two_servers_on_one_database_deliver_each_event_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = b
-        .client
-        .post(b.url("/queries/all/subscriptions"))
-        .json(
-            &json!({"dest": hook, "signatureToken": "s3cret", "stream": true,
-            "initialRecordTime": "2000-01-01T00:00:00Z"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let sub: Value = r.json().await.unwrap();
+    assert_eq!(
+        problem(r).await["type"],
+        "epcisException:ResourceAlreadyExistsException"
+    );
+    let sub = subscribe_all(&b, &hook).await;
     let id = sub["subscriptionID"].as_str().unwrap().to_string();
     let seen: Value = a
         .get(&format!("/queries/all/subscriptions/{id}"))
