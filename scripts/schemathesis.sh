@@ -5,8 +5,12 @@
 # Installs schemathesis into a virtualenv (target/schemathesis-venv), builds and starts
 # `unitrace serve --demo` on a free port with a temporary SQLite database, runs schemathesis with a
 # bounded number of examples per operation against ../shared/gs1-epcis/openapi/openapi.yaml (read
-# in place, never copied), and exits non-zero on any finding. Findings we do not fix, with the
-# reason, are in crates/unitrace-server/SCHEMATHESIS.md; the checks left out are excluded below.
+# in place, never copied), and exits non-zero on any new finding. Response headers are not checked
+# (two defects of GS1's document fail every answer; see SCHEMATHESIS.md). The findings we do not fix, each
+# with its reason, are in crates/unitrace-server/SCHEMATHESIS.md and recorded in
+# scripts/schemathesis-baseline.json (schemathesis --baseline): only those pass.
+# SCHEMATHESIS_UPDATE_BASELINE=1 rewrites that file from this run (then explain every new entry in
+# SCHEMATHESIS.md).
 #
 # Environment: SCHEMATHESIS_MAX_EXAMPLES (default 10), SCHEMATHESIS_VENV, CARGO_TARGET_DIR,
 # SCHEMATHESIS_ARGS (more arguments for `schemathesis run`).
@@ -17,6 +21,7 @@ spec="$root/../shared/gs1-epcis/openapi/openapi.yaml"
 max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-10}
 venv=${SCHEMATHESIS_VENV:-$root/target/schemathesis-venv}
 requirements="$root/scripts/schemathesis-requirements.txt"
+baseline="$root/scripts/schemathesis-baseline.json"
 target=${CARGO_TARGET_DIR:-$root/target}
 
 if [ ! -f "$spec" ]; then
@@ -80,16 +85,43 @@ fi
 
 echo "=== schemathesis against $spec (at most $max_examples examples per operation)"
 status=0
+if [ "${SCHEMATHESIS_UPDATE_BASELINE:-0}" = 1 ]; then
+  # Merges this run's failures into the file (run it until a run adds nothing).
+  baseline_args=(--baseline "$baseline" --baseline-update)
+else
+  baseline_args=(--baseline "$baseline")
+fi
+# From the temporary folder, so that schemathesis's cache stays out of the repository.
+cd "$work"
 # shellcheck disable=SC2086
 "$venv/bin/schemathesis" run "$spec" \
   --url "$base" \
   --checks all \
-  --exclude-checks ignored_auth,object_level_authorization \
+  --exclude-checks ignored_auth,object_level_authorization,response_headers_conformance \
   --max-examples "$max_examples" \
   --generation-deterministic \
   --request-timeout 30 \
   --no-color \
-  ${SCHEMATHESIS_ARGS:-} || status=$?
+  --suppress-health-check filter_too_much \
+  "${baseline_args[@]}" \
+  ${SCHEMATHESIS_ARGS:-} 2>&1 | tee "$work/schemathesis.out" || true
+# schemathesis exits 1 on errors too, and three are GS1's document's own (SCHEMATHESIS.md: two
+# request bodies refer to a schema that cannot be resolved, one operation cannot be generated).
+# So the verdict: no failure outside the baseline, and no error but those three.
+out="$work/schemathesis.out"
+if ! grep -q "SUMMARY" "$out"; then
+  echo "error: schemathesis did not finish" >&2
+  status=1
+fi
+if grep -q "^Failures:" "$out"; then
+  echo "error: schemathesis found failures that are not in $baseline" >&2
+  status=1
+fi
+unexpected=$(sed -n '/^Errors:/,/^$/p' "$out" | grep -vE '^Errors:|Schema Error: 3$|^[[:space:]]*$' || true)
+if [ -n "$unexpected" ]; then
+  echo "error: schemathesis errors besides the three of GS1's document: $unexpected" >&2
+  status=1
+fi
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "error: the server died during the run" >&2
   tail -n 50 "$work/server.log" >&2
