@@ -624,9 +624,14 @@ fn str_at<'a>(d: &'a Value, k: &str) -> Option<&'a str> {
 
 /// Whether an event is one of our alert events (never examined).
 fn is_alert_event(d: &Value) -> bool {
+    has_field(d, "alert")
+}
+
+/// Whether the event carries the unitrace field `name` (`unitrace:<name>` or its full IRI).
+fn has_field(d: &Value, name: &str) -> bool {
     d.as_object().is_some_and(|m| {
-        m.keys()
-            .any(|k| k.ends_with(":alert") || k == &format!("{UNITRACE_NS}alert"))
+        m.contains_key(&format!("unitrace:{name}"))
+            || m.contains_key(&format!("{UNITRACE_NS}{name}"))
     })
 }
 
@@ -652,10 +657,7 @@ async fn sighting(store: &dyn Store, cache: &mut Cache, e: &StoredEvent) -> OpsR
         location,
         site: place.site,
         coords: place.coords,
-        reactivation: d.as_object().is_some_and(|m| {
-            m.keys()
-                .any(|k| k.ends_with(&format!(":{REACTIVATION_FIELD}")))
-        }),
+        reactivation: has_field(d, REACTIVATION_FIELD),
     })
 }
 

@@ -405,17 +405,26 @@ pub async fn verify(
     let unit = serials::identify(&req.id)?;
     let today = now_ms.div_euclid(86_400_000);
     let (given_lot, given_expiry) = given(req, &unit, today)?;
-    let state = store.unit_state(&unit.epc).await?;
+    // The reads run at the same time (each goes to the store's read pool).
+    let (state, open_alerts) = tokio::join!(
+        store.unit_state(&unit.epc),
+        crate::alerts::open_alerts(store, &unit.epc)
+    );
+    let (state, open_alerts) = (state?, open_alerts?);
     let commissioned = state.as_ref().is_some_and(|s| s.commissioned_at.is_some());
     let (mut allocation, mut gtin_has) = (None, false);
     if !commissioned {
         if let Some((g, s)) = &unit.sgtin {
-            allocation = serials::is_allocated(store, g, s).await?;
-            gtin_has = allocation.is_some() || serials::gtin_has_allocations(store, g).await?;
+            let (a, h) = tokio::join!(
+                serials::is_allocated(store, g, s),
+                serials::gtin_has_allocations(store, g)
+            );
+            allocation = a?;
+            gtin_has = allocation.is_some() || h?;
         }
     }
     let open_alerts = if state.is_some() {
-        crate::alerts::open_alerts(store, &unit.epc).await?
+        open_alerts
     } else {
         Vec::new()
     };
