@@ -78,6 +78,22 @@ fn ok(v: &Value) -> Response {
     json_answer(StatusCode::OK, v)
 }
 
+/// 201 with the new resource's path in `Location`.
+fn created(v: &Value, path: String) -> Response {
+    let mut r = json_answer(StatusCode::CREATED, v);
+    if let Ok(h) = HeaderValue::from_str(&path) {
+        r.headers_mut().insert(header::LOCATION, h);
+    }
+    r
+}
+
+/// `after` and `limit` (1 to 1,000, default 100) of a listing.
+fn listing(raw: Option<&str>) -> ApiResult<(Option<String>, usize)> {
+    let p = query(raw, &["after", "limit"])?;
+    let limit = number(&p, "limit", 100, 1_000)?;
+    Ok((param(&p, "after").map(str::to_string), limit))
+}
+
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -209,20 +225,18 @@ async fn open_receiving(
         missing: s.expected_count,
         ..Default::default()
     };
-    let mut r = json_answer(StatusCode::CREATED, &session_json(&s, &c, None));
-    if let Ok(v) = HeaderValue::from_str(&format!("/receiving/{}", s.id)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    Ok(created(
+        &session_json(&s, &c, None),
+        format!("/receiving/{}", s.id),
+    ))
 }
 
 async fn list_receiving(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let p = query(raw.as_deref(), &["after", "limit"])?;
-    let limit = number(&p, "limit", 100, 1_000)?;
-    let list = receiving::list(state.store.as_ref(), param(&p, "after"), limit)
+    let (after, limit) = listing(raw.as_deref())?;
+    let list = receiving::list(state.store.as_ref(), after.as_deref(), limit)
         .await
         .map_err(ops)?;
     Ok(ok(&json!(list
@@ -297,11 +311,7 @@ async fn open_count(
     let c = counts::open(state.store.as_ref(), &req, now_ms())
         .await
         .map_err(ops)?;
-    let mut r = json_answer(StatusCode::CREATED, &count_json(&c));
-    if let Ok(v) = HeaderValue::from_str(&format!("/counts/{}", c.id)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    Ok(created(&count_json(&c), format!("/counts/{}", c.id)))
 }
 
 async fn accuracy_answer(state: &AppState, location: &str, limit: usize) -> ApiResult<Response> {
@@ -412,20 +422,15 @@ async fn create_recall(
     let (r, _) = recalls::create(state.store.as_ref(), &req, now_ms())
         .await
         .map_err(ops)?;
-    let mut resp = json_answer(StatusCode::CREATED, &recall_json(&r));
-    if let Ok(v) = HeaderValue::from_str(&format!("/recalls/{}", r.id)) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    Ok(created(&recall_json(&r), format!("/recalls/{}", r.id)))
 }
 
 async fn list_recalls(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let p = query(raw.as_deref(), &["after", "limit"])?;
-    let limit = number(&p, "limit", 100, 1_000)?;
-    let list = recalls::list(state.store.as_ref(), param(&p, "after"), limit)
+    let (after, limit) = listing(raw.as_deref())?;
+    let list = recalls::list(state.store.as_ref(), after.as_deref(), limit)
         .await
         .map_err(ops)?;
     Ok(ok(&json!(list.iter().map(recall_json).collect::<Vec<_>>())))
