@@ -33,7 +33,7 @@ pub enum OpsACommand {
 #[derive(Args, Debug, Clone)]
 pub struct Db {
     /// The store: `sqlite:PATH` or `postgres://...` (env UNITRACE_DB).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub db: Option<String>,
 }
 
