@@ -484,13 +484,7 @@ pub async fn outcome(store: &dyn Store, id: &str, limit: usize) -> OpsResult<(Co
 
 /// Counts in id order after `after`.
 pub async fn list(store: &dyn Store, after: Option<&str>, limit: usize) -> OpsResult<Vec<Count>> {
-    let recs = store
-        .list_records(KIND, after, limit.clamp(1, MAX_RECORD_PAGE))
-        .await?;
-    Ok(recs
-        .into_iter()
-        .filter_map(|r| serde_json::from_value::<Count>(r.body).ok())
-        .collect())
+    crate::receiving::list_bodies(store, KIND, after, limit).await
 }
 
 /// The accuracy series of a location, oldest first (at most `limit` points after `after_ms`).

@@ -628,14 +628,7 @@ pub async fn get(store: &dyn Store, id: &str) -> OpsResult<Recall> {
 
 /// Recalls in id order after `after`.
 pub async fn list(store: &dyn Store, after: Option<&str>, limit: usize) -> OpsResult<Vec<Recall>> {
-    let recs = store
-        .list_records(KIND, after, limit.clamp(1, MAX_RECORD_PAGE))
-        .await?;
-    Ok(recs
-        .into_iter()
-        .filter_map(|r| serde_json::from_value::<Recall>(r.body).ok())
-        .filter(|r| r.status != "creating")
-        .collect())
+    crate::receiving::list_bodies(store, KIND, after, limit).await
 }
 
 /// EPCs of a recall's units after `after` (item order = EPC order), at most `limit`.

@@ -1120,13 +1120,24 @@ pub async fn close(
 
 /// Sessions in id order after `after`.
 pub async fn list(store: &dyn Store, after: Option<&str>, limit: usize) -> OpsResult<Vec<Session>> {
+    list_bodies(store, KIND, after, limit).await
+}
+
+/// Records of a kind in key order after `after`, as their bodies (ones still being created, or
+/// unreadable, left out).
+pub(crate) async fn list_bodies<T: for<'de> Deserialize<'de>>(
+    store: &dyn Store,
+    kind: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> OpsResult<Vec<T>> {
     let recs = store
-        .list_records(KIND, after, limit.clamp(1, MAX_RECORD_PAGE))
+        .list_records(kind, after, limit.clamp(1, MAX_RECORD_PAGE))
         .await?;
     Ok(recs
         .into_iter()
-        .filter_map(|r| serde_json::from_value::<Session>(r.body).ok())
-        .filter(|s| s.status != "creating")
+        .filter(|r| r.body.get("status").and_then(Value::as_str) != Some("creating"))
+        .filter_map(|r| serde_json::from_value::<T>(r.body).ok())
         .collect())
 }
 
