@@ -913,14 +913,12 @@ impl Store for PostgresStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<String>> {
-        let limit = location_page(after, limit)?;
-        if limit == 0 {
+        let Some((limit, first)) = location_page(after, limit)? else {
             return Ok(Vec::new());
-        }
+        };
         // A loose index scan in byte order: one seek per distinct location (event_bizloc_c,
         // event_readpoint_c).
         let col = role.column();
-        let first = if after.is_some() { ">" } else { ">=" };
         let sql = format!(
             "WITH RECURSIVE l(v) AS ((SELECT {col} COLLATE \"C\" FROM event \
              WHERE {col} COLLATE \"C\" {first} $1 ORDER BY 1 LIMIT 1) \

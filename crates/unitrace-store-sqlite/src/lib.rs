@@ -787,13 +787,11 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<String>> {
-        let limit = location_page(after, limit)?;
-        if limit == 0 {
+        let Some((limit, first)) = location_page(after, limit)? else {
             return Ok(Vec::new());
-        }
+        };
         // A loose index scan: one seek per distinct location (event_bizloc, event_readpoint).
         let col = role.column();
-        let first = if after.is_some() { ">" } else { ">=" };
         let sql = format!(
             "WITH RECURSIVE l(v) AS (SELECT (SELECT min({col}) FROM event WHERE {col} {first} ?1) \
              UNION ALL SELECT (SELECT min({col}) FROM event WHERE {col} > l.v) FROM l \

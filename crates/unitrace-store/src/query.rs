@@ -595,9 +595,13 @@ impl LocationRole {
     }
 }
 
-/// Checks the arguments of a location listing; the number of IDs to return (the limit capped at
-/// [`MAX_LOCATION_PAGE`]).
-pub fn location_page(after: Option<&str>, limit: usize) -> StoreResult<usize> {
+/// Checks the arguments of a location listing. None: nothing to list (limit 0); else the number
+/// of IDs to return (the limit capped at [`MAX_LOCATION_PAGE`]) and the comparison of the first
+/// ID with `after` (given as "" when absent).
+pub fn location_page(
+    after: Option<&str>,
+    limit: usize,
+) -> StoreResult<Option<(usize, &'static str)>> {
     if let Some(a) = after {
         if a.len() > MAX_ID_LEN {
             return Err(StoreError::InvalidInput(format!(
@@ -606,7 +610,8 @@ pub fn location_page(after: Option<&str>, limit: usize) -> StoreResult<usize> {
             )));
         }
     }
-    Ok(limit.min(MAX_LOCATION_PAGE))
+    let first = if after.is_some() { ">" } else { ">=" };
+    Ok((limit > 0).then(|| (limit.min(MAX_LOCATION_PAGE), first)))
 }
 
 /// Class-level stock at one location.
