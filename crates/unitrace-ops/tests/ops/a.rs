@@ -37,99 +37,7 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     (Arc::new(s), dir)
 }
 
-// ---- PostgreSQL: a database per test, dropped at the end ----
-
-struct PgDb {
-    admin: String,
-    name: String,
-}
-
-fn pg_url() -> Option<String> {
-    match std::env::var("UNITRACE_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var("UNITRACE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!("UNITRACE_REQUIRE_POSTGRES=1 but UNITRACE_TEST_POSTGRES is not set");
-            }
-            eprintln!("notice: UNITRACE_TEST_POSTGRES is not set; PostgreSQL part skipped");
-            None
-        }
-    }
-}
-
-async fn pg_admin(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}"));
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    c
-}
-
-impl PgDb {
-    async fn create(admin: &str) -> PgDb {
-        let mut b = [0u8; 8];
-        getrandom_fill(&mut b);
-        let name = format!("unitrace_opsa_{:016x}", u64::from_le_bytes(b));
-        pg_admin(admin)
-            .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        PgDb {
-            admin: admin.to_string(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        let cfg: tokio_postgres::Config = self.admin.parse().unwrap();
-        let mut parts = Vec::new();
-        for h in cfg.get_hosts() {
-            if let tokio_postgres::config::Host::Tcp(h) = h {
-                parts.push(format!("host={h}"));
-            }
-        }
-        if let Some(p) = cfg.get_ports().first() {
-            parts.push(format!("port={p}"));
-        }
-        if let Some(u) = cfg.get_user() {
-            parts.push(format!("user={u}"));
-        }
-        if let Some(pw) = cfg.get_password() {
-            parts.push(format!("password={}", String::from_utf8_lossy(pw)));
-        }
-        parts.push(format!("dbname={}", self.name));
-        parts.join(" ")
-    }
-
-    async fn open(&self) -> Arc<dyn Store> {
-        Arc::new(
-            unitrace_store_postgres::PostgresStore::connect(&self.url(), Arc::new(SystemClock))
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn drop_db(self) {
-        let a = pg_admin(&self.admin).await;
-        let _ = a
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-    }
-}
-
-fn getrandom_fill(b: &mut [u8]) {
-    // Test database names only need to differ between tests and runs.
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let x = (now() as u64).wrapping_mul(31) ^ (u64::from(std::process::id()) << 40) ^ (n << 56);
-    b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
-}
+use crate::support::{pg_url, PgDb};
 
 /// Runs `f` on a fresh SQLite store, and on a fresh PostgreSQL database when configured.
 macro_rules! both {
@@ -137,9 +45,9 @@ macro_rules! both {
         let (s, _dir) = sqlite().await;
         $f(s).await;
         if let Some(url) = pg_url() {
-            let db = PgDb::create(&url).await;
+            let db = PgDb::create(&url, "opsa").await;
             $f(db.open().await).await;
-            db.drop_db().await;
+            drop(db);
         }
     }};
 }
@@ -317,9 +225,9 @@ async fn concurrent_allocation() {
     let (s, _dir) = sqlite().await;
     concurrent_on([s.clone(), s]).await;
     if let Some(url) = pg_url() {
-        let db = PgDb::create(&url).await;
+        let db = PgDb::create(&url, "opsa").await;
         concurrent_on([db.open().await, db.open().await]).await;
-        db.drop_db().await;
+        drop(db);
     }
 }
 

@@ -16,31 +16,7 @@ struct Db {
     name: &'static str,
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Some((admin, db)) = self.pg.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok((c, conn)) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    let _ = c
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+    _pg: Option<crate::support::PgDb>,
 }
 
 async fn sqlite() -> Db {
@@ -56,67 +32,18 @@ async fn sqlite() -> Db {
         name: "sqlite",
         store: Arc::new(s),
         _dir: Some(dir),
-        pg: None,
+        _pg: None,
     }
 }
 
 async fn postgres() -> Option<Db> {
-    let required = std::env::var("UNITRACE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let admin = match std::env::var("UNITRACE_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                !required,
-                "UNITRACE_REQUIRE_POSTGRES=1 but UNITRACE_TEST_POSTGRES is not set"
-            );
-            eprintln!("notice: UNITRACE_TEST_POSTGRES is not set; PostgreSQL part skipped");
-            return None;
-        }
-    };
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let db = format!(
-        "unitrace_opsb_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0)
-    );
-    let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin}: {e}"));
-    tokio::spawn(conn);
-    c.batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("CREATE DATABASE");
-    let mut cfg: tokio_postgres::Config = admin.parse().expect("PostgreSQL URL");
-    cfg.dbname(&db);
-    let mut parts = Vec::new();
-    for h in cfg.get_hosts() {
-        if let tokio_postgres::config::Host::Tcp(h) = h {
-            parts.push(format!("host={h}"));
-        }
-    }
-    if let Some(p) = cfg.get_ports().first() {
-        parts.push(format!("port={p}"));
-    }
-    if let Some(u) = cfg.get_user() {
-        parts.push(format!("user={u}"));
-    }
-    if let Some(pw) = cfg.get_password() {
-        parts.push(format!("password={}", String::from_utf8_lossy(pw)));
-    }
-    parts.push(format!("dbname={db}"));
-    let s =
-        unitrace_store_postgres::PostgresStore::connect(&parts.join(" "), Arc::new(SystemClock))
-            .await
-            .expect("connect PostgreSQL store");
+    let admin = crate::support::pg_url()?;
+    let pg = crate::support::PgDb::create(&admin, "opsb").await;
     Some(Db {
         name: "postgres",
-        store: Arc::new(s),
+        store: pg.open().await,
         _dir: None,
-        pg: Some((admin, db)),
+        _pg: Some(pg),
     })
 }
 
