@@ -40,6 +40,9 @@ use crate::{add_gs1_headers, lock, now_ms, rfc3339, AppState};
 
 /// How often the detector looks for new events.
 pub(crate) const DETECT_EVERY: Duration = Duration::from_millis(500);
+/// Under a backlog the detector rests this many times as long as each full pass took (so it
+/// uses at most a third of one core).
+const DETECTOR_REST: u32 = 2;
 const MAX_REQUESTER: usize = 256;
 
 impl From<OpsError> for ApiError {
@@ -109,6 +112,7 @@ pub(crate) async fn background(state: AppState, mut stop: tokio::sync::watch::Re
             break;
         }
         loop {
+            let started = std::time::Instant::now();
             match alerts::detect(state.store.as_ref(), now_ms()).await {
                 Ok((n, raised)) => {
                     for a in &raised {
@@ -116,6 +120,13 @@ pub(crate) async fn background(state: AppState, mut stop: tokio::sync::watch::Re
                     }
                     if n < alerts::MAX_EVENTS_PER_PASS || *stop.borrow() {
                         break;
+                    }
+                    // A backlog (bulk capture): rest DETECTOR_REST times as long as the pass
+                    // took, so that detection takes at most a share of the machine and serving
+                    // stays fast; alerts then lag behind the capture until it catches up.
+                    tokio::select! {
+                        _ = tokio::time::sleep(started.elapsed() * DETECTOR_REST) => {}
+                        _ = stop.wait_for(|s| *s) => break,
                     }
                 }
                 Err(e) => {

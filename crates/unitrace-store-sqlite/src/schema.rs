@@ -188,9 +188,10 @@ CREATE INDEX event_readpoint ON event(read_point) WHERE read_point IS NOT NULL;
 ];
 
 /// Settings of a connection that writes (the store's writer and the benchmark ceiling alike):
-/// a page cache that holds the upper levels of the big B-trees (unit_state, event_epc) at tens of
-/// millions of rows, instead of SQLite's default 2 MiB; temporary B-trees in memory.
-pub(crate) const WRITER_PRAGMAS: &str = "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;";
+/// a 64 MiB page cache that holds the upper levels of the big B-trees (unit_state, event_epc) at
+/// tens of millions of rows, instead of SQLite's default 2 MiB (not more: the server's memory
+/// budget is 200 MB); temporary B-trees in memory.
+pub(crate) const WRITER_PRAGMAS: &str = "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
