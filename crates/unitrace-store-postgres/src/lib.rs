@@ -26,16 +26,17 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, NoTls, Statement};
 use unitrace_store::engine::{capture_group, check_history_len, check_request, CaptureRequest};
 use unitrace_store::limits::{
-    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
+    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_HEADS_PER_UNIT,
+    MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
 use unitrace_store::query::{location_page, Matcher, PageCursor};
-use unitrace_store::state::{parents_named, HistoryItem};
+use unitrace_store::state::{parents_named, HistoryItem, RoleSet};
 use unitrace_store::timeline_of;
 use unitrace_store::{
-    CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
-    GenealogyDirection, Location, LocationRole, OrderBy, OrderDirection, Party, Product, QueryPage,
-    StockRow, Store, StoreError, StoreResult, StoredEvent, TimelineEntry, TimelineReads,
-    UnitFilter, UnitState,
+    check_head_units, CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventHead,
+    EventQuery, EventType, GenealogyDirection, Location, LocationRole, OrderBy, OrderDirection,
+    Party, Product, QueryPage, StockRow, Store, StoreError, StoreResult, StoredEvent,
+    TimelineEntry, TimelineReads, UnitFilter, UnitState,
 };
 
 use query::{Param, Where};
@@ -840,6 +841,62 @@ impl Store for PostgresStore {
         }
         items.extend(named.into_iter().map(|(f, r)| HistoryItem::Named(f, r)));
         Ok(items)
+    }
+
+    async fn event_heads(&self, epcs: &[String]) -> StoreResult<Vec<(String, EventHead)>> {
+        check_head_units(epcs.len())?;
+        if epcs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.reader().await?;
+        // Newest first per unit (LIMIT counts rows: one per role), reversed below.
+        let rows = c
+            .query(
+                concat!(
+                    "SELECT h.*, u.o FROM unnest($1::text[]) WITH ORDINALITY u(epc, o) CROSS JOIN LATERAL (SELECT ",
+                    fact_cols!(),
+                    ", x.role, e.hash_id, e.record_time FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                     WHERE x.epc = u.epc ORDER BY x.event_time DESC, x.event_seq DESC LIMIT $2) h \
+                     ORDER BY u.o, h.event_time DESC, h.seq DESC"
+                ),
+                &[&epcs, &((MAX_HEADS_PER_UNIT * 4) as i64)],
+            )
+            .await
+            .map_err(db_err)?;
+        let mut out: Vec<(String, EventHead)> = Vec::with_capacity(rows.len());
+        let mut mine: Vec<EventHead> = Vec::new();
+        let mut cur: Option<i64> = None;
+        let flush =
+            |out: &mut Vec<(String, EventHead)>, mine: &mut Vec<EventHead>, o: Option<i64>| {
+                if let Some(o) = o {
+                    let epc = &epcs[(o - 1) as usize];
+                    out.extend(mine.drain(..).rev().map(|h| (epc.clone(), h)));
+                }
+            };
+        for r in &rows {
+            let o: i64 = r.try_get(17).map_err(db_err)?;
+            if cur != Some(o) {
+                flush(&mut out, &mut mine, cur);
+                cur = Some(o);
+            }
+            let seq: i64 = r.try_get(0).map_err(db_err)?;
+            let code: i64 = r.try_get(14).map_err(db_err)?;
+            let role = EpcRole::from_code(code)
+                .ok_or_else(|| StoreError::Corrupt(format!("role code {code}")))?;
+            let full = mine.len() == MAX_HEADS_PER_UNIT;
+            match mine.last_mut() {
+                Some(h) if h.facts.seq == seq => h.roles = h.roles.with(role),
+                _ if full => continue,
+                _ => mine.push(EventHead {
+                    facts: facts_from_row(r)?,
+                    roles: RoleSet::single(role),
+                    hash_id: r.try_get(15).map_err(db_err)?,
+                    record_time: r.try_get(16).map_err(db_err)?,
+                }),
+            }
+        }
+        flush(&mut out, &mut mine, cur);
+        Ok(out)
     }
 
     async fn events_naming(

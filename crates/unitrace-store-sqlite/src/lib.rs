@@ -24,14 +24,16 @@ use unitrace_store::engine::{
     capture_group, check_request, load_containment_history, load_history, CaptureRequest,
 };
 use unitrace_store::limits::{
-    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
+    MAX_CONTAINMENT_NODES, MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_HEADS_PER_UNIT,
+    MAX_LIST_UNITS, PAGE_TOKEN_TTL_MS,
 };
 use unitrace_store::query::{location_page, Matcher, PageCursor};
+use unitrace_store::state::RoleSet;
 use unitrace_store::{
-    CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventQuery, EventType,
-    GenealogyDirection, HistoryItem, Location, LocationRole, OrderBy, OrderDirection, Party,
-    Product, QueryPage, StockRow, Store, StoreError, StoreResult, StoredEvent, UnitFilter,
-    UnitState,
+    check_head_units, CaptureEvent, CaptureMode, CaptureReport, Clock, EpcRole, EventHead,
+    EventQuery, EventType, GenealogyDirection, HistoryItem, Location, LocationRole, OrderBy,
+    OrderDirection, Party, Product, QueryPage, StockRow, Store, StoreError, StoreResult,
+    StoredEvent, UnitFilter, UnitState,
 };
 
 use schema::db_err;
@@ -698,6 +700,53 @@ impl Store for SqliteStore {
         let epc = epc.to_string();
         self.read(move |c| load_history(&mut SqliteTx { conn: c }, &epc))
             .await
+    }
+
+    async fn event_heads(&self, epcs: &[String]) -> StoreResult<Vec<(String, EventHead)>> {
+        check_head_units(epcs.len())?;
+        let epcs = epcs.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {}, x.role, e.hash_id, e.record_time FROM event_epc x JOIN event e ON e.seq = x.event_seq \
+                     WHERE x.epc = ?1 ORDER BY x.event_time DESC, x.event_seq DESC LIMIT ?2",
+                    tx::FACT_COLS
+                ))
+                .map_err(db_err)?;
+            let mut out: Vec<(String, EventHead)> = Vec::new();
+            for epc in epcs {
+                let rows = st
+                    .query_map(params![epc, (MAX_HEADS_PER_UNIT * 4) as i64], |r| {
+                        Ok((
+                            tx::facts_from_row(r)?,
+                            r.get::<_, i64>(14)?,
+                            r.get::<_, String>(15)?,
+                            r.get::<_, i64>(16)?,
+                        ))
+                    })
+                    .map_err(db_err)?;
+                let mut mine: Vec<EventHead> = Vec::new();
+                for row in rows {
+                    let (raw, role, hash_id, record_time) = row.map_err(db_err)?;
+                    let role = EpcRole::from_code(role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("role code {role}")))?;
+                    let full = mine.len() == MAX_HEADS_PER_UNIT;
+                    match mine.last_mut() {
+                        Some(h) if h.facts.seq == raw.seq() => h.roles = h.roles.with(role),
+                        _ if full => break,
+                        _ => mine.push(EventHead {
+                            facts: tx::finish_facts(raw)?,
+                            roles: RoleSet::single(role),
+                            hash_id,
+                            record_time,
+                        }),
+                    }
+                }
+                out.extend(mine.into_iter().rev().map(|h| (epc.clone(), h)));
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn events_naming(

@@ -53,6 +53,12 @@ pub(crate) struct RawFacts {
     pdisp_unset: Option<String>,
 }
 
+impl RawFacts {
+    pub(crate) fn seq(&self) -> i64 {
+        self.facts.seq
+    }
+}
+
 pub(crate) fn facts_from_row(r: &Row<'_>) -> rusqlite::Result<RawFacts> {
     Ok(RawFacts {
         facts: EventFacts {

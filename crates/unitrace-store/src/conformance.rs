@@ -62,6 +62,7 @@ macro_rules! conformance_suite {
             pagination_stable_while_capturing,
             page_token_checks,
             timeline_with_inference,
+            event_heads_without_documents,
             containment_tree_up_and_down,
             genealogy_both_directions,
             current_location_through_containers,
@@ -2394,6 +2395,68 @@ pub async fn timeline_with_inference<F: StoreFactory>(f: &mut F) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Heads of several units at once: per unit in the order asked, in event-time order, with the
+/// unit's roles, hash IDs and recordTimes of the stored events.
+pub async fn event_heads_without_documents<F: StoreFactory>(f: &mut F) {
+    use crate::state::RoleSet;
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    must_capture(
+        &s,
+        vec![
+            obj(1, 0, Action::Add, &[&epc(1)]),
+            obj(2, 5, Action::Observe, &[CASE]),
+            agg(3, 10, Action::Add, CASE, &[&epc(1)]),
+            agg(4, 20, Action::Add, PALLET, &[CASE]),
+            obj(9, 45, Action::Observe, &[&epc(1), CASE]),
+            agg(7, 40, Action::Delete, CASE, &[&epc(1)]),
+        ],
+    )
+    .await;
+    let unknown = "urn:epc:id:sgtin:0614141.107346.none".to_string();
+    let asked = vec![CASE.to_string(), unknown, epc(1)];
+    let heads = s.event_heads(&asked).await.unwrap();
+    let got: Vec<(String, String, i64, RoleSet)> = heads
+        .iter()
+        .map(|(u, h)| (u.clone(), h.hash_id.clone(), h.facts.event_time, h.roles))
+        .collect();
+    let child = RoleSet::single(EpcRole::ChildEpc);
+    let parent = RoleSet::single(EpcRole::ParentId);
+    let list = RoleSet::single(EpcRole::Epc);
+    let m = |n: i64| T0 + n * MIN;
+    assert_eq!(
+        got,
+        vec![
+            (CASE.to_string(), hash(2), m(5), list),
+            (CASE.to_string(), hash(3), m(10), parent),
+            (CASE.to_string(), hash(4), m(20), child),
+            (CASE.to_string(), hash(7), m(40), parent),
+            (CASE.to_string(), hash(9), m(45), list),
+            (epc(1), hash(1), m(0), list),
+            (epc(1), hash(3), m(10), child),
+            (epc(1), hash(7), m(40), child),
+            (epc(1), hash(9), m(45), list),
+        ]
+    );
+    for (_, h) in &heads {
+        let e = s.event_by_hash(&h.hash_id).await.unwrap().unwrap();
+        assert_eq!(h.record_time, e.record_time, "{}", h.hash_id);
+        assert_eq!(h.facts.seq, e.seq, "{}", h.hash_id);
+    }
+    let agg4 = &heads[2].1.facts;
+    assert_eq!(agg4.event_type, EventType::AggregationEvent);
+    assert_eq!(agg4.action, Some(Action::Add));
+    assert_eq!(agg4.parent_id.as_deref(), Some(PALLET));
+    assert!(s.event_heads(&[]).await.unwrap().is_empty());
+    let too_many: Vec<String> = (0..=crate::limits::MAX_HEAD_UNITS as u32)
+        .map(epc)
+        .collect();
+    assert!(matches!(
+        s.event_heads(&too_many).await,
+        Err(StoreError::InvalidInput(_))
+    ));
 }
 
 pub async fn containment_tree_up_and_down<F: StoreFactory>(f: &mut F) {

@@ -43,7 +43,7 @@ pub use query::{
     SensorField, SensorValueFilter, StockRow, TimelineEntry, UnitFilter,
 };
 pub use records::{Record, RecordItem, RecordStore};
-pub use state::{HistoryItem, UnitState};
+pub use state::{EventHead, HistoryItem, UnitState};
 
 use limits::{MAX_CONTAINMENT_DEPTH, MAX_CONTAINMENT_NODES, MAX_TIMELINE_EVENTS};
 
@@ -103,6 +103,12 @@ pub trait Store: RecordStore + Send + Sync {
         before: Option<(i64, i64)>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The events naming each of `epcs` (any role), as heads without documents: `(epc, head)`
+    /// pairs grouped by epc in the order asked, each group in (eventTime, seq) order and holding
+    /// the latest [`limits::MAX_HEADS_PER_UNIT`] events of that unit. At most
+    /// [`limits::MAX_HEAD_UNITS`] epcs per call.
+    async fn event_heads(&self, epcs: &[String]) -> StoreResult<Vec<(String, EventHead)>>;
 
     /// One step of genealogy: the units on the other side of every TransformationEvent that names
     /// `epc` as an output (direction Inputs) or as an input (direction Outputs); sorted, distinct.
@@ -293,6 +299,17 @@ pub trait Store: RecordStore + Send + Sync {
             truncated,
         })
     }
+}
+
+/// Refuse an [`Store::event_heads`] call over [`limits::MAX_HEAD_UNITS`] units.
+pub fn check_head_units(n: usize) -> StoreResult<()> {
+    if n > limits::MAX_HEAD_UNITS {
+        return Err(StoreError::InvalidInput(format!(
+            "{n} units asked for event heads at once; the limit is {}",
+            limits::MAX_HEAD_UNITS
+        )));
+    }
+    Ok(())
 }
 
 /// The two reads a timeline is made of. [`timeline_of`] issues the reads of one containment

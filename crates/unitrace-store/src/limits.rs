@@ -52,3 +52,8 @@ pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 pub const MAX_RECORD_PAGE: usize = 10_000;
 /// Record items, or serials, written or read by one call.
 pub const MAX_RECORD_ITEMS_PER_CALL: usize = 10_000;
+
+/// Units asked about in one [`crate::Store::event_heads`] call.
+pub const MAX_HEAD_UNITS: usize = 1_000;
+/// Event heads returned per unit by one [`crate::Store::event_heads`] call (the latest ones).
+pub const MAX_HEADS_PER_UNIT: usize = 1_000;

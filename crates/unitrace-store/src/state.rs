@@ -208,6 +208,17 @@ pub fn apply_parent_emptied(st: &mut UnitState, parent: &str, ev_key: (i64, i64)
     }
 }
 
+/// One event as seen from a unit it names, without its document: what detectors read for many
+/// units at once (see [`crate::Store::event_heads`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventHead {
+    pub facts: EventFacts,
+    /// The unit's roles in the event.
+    pub roles: RoleSet,
+    pub hash_id: String,
+    pub record_time: i64,
+}
+
 /// One item of a unit's history: an event naming it, or an emptying of one of its parents.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryItem {
