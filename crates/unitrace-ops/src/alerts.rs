@@ -2,9 +2,14 @@
 //!
 //! [`detect`] tails the events of the store by recordTime from a watermark kept in a record, so it
 //! sees every event whatever path captured it (HTTP capture, `POST /events`, workflows, other
-//! nodes on the same database). For each unit an event names it reads the unit's timeline (its own
-//! events and, while it was inside them, its containers') and runs the pure rules of
-//! [`findings`]:
+//! nodes on the same database). Events are examined in groups naming about [`GROUP_UNITS`] units:
+//! the heads of all those units' events (and, level by level, of their containers') are read at
+//! once with [`Store::event_heads`], without documents; each unit's history (its own events and,
+//! while it was inside them, its containers', as the timeline makes it: [`history_from_heads`])
+//! is built once per group, and the pure rules of [`findings`] run per event and unit. Documents
+//! are read only for the few events whose head says they may carry a unitrace field (alert events,
+//! reactivations). A unit's history holds its latest [`unitrace_store::limits::MAX_HEADS_PER_UNIT`]
+//! events. The rules:
 //!
 //! - `seen_after_decommission`: the unit is seen after an event that took it out of the chain for
 //!   good (disposition destroyed, disposed, dispensed, stolen or inactive), with no reactivation in
@@ -26,12 +31,14 @@
 //! field: every EPCIS subscription whose query matches it (e.g. `EQ_bizStep=inspecting` or
 //! `EXISTS_unitrace:alert`... on the unit) receives it, which is how alerts are pushed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use unitrace_store::state::{containment_periods, EventFacts};
 use unitrace_store::{
-    EventQuery, OrderBy, OrderDirection, RecordItem, RecordStore, Store, StoreError, StoredEvent,
+    Action, EpcRole, EventHead, EventQuery, EventType, HistoryItem, OrderBy, OrderDirection,
+    RecordItem, RecordStore, Store, StoreError, StoredEvent,
 };
 
 use crate::emit::{self, ObjectEventSpec, UNITRACE_NS};
@@ -56,6 +63,10 @@ pub const PAGE: u32 = 200;
 pub const MAX_EVENTS_PER_PASS: usize = 2_000;
 /// Units of one event examined (an event naming more is examined for its first ones).
 pub const MAX_UNITS_PER_EVENT: usize = 20_000;
+/// Units whose histories are read together (a group of events naming about this many).
+pub const GROUP_UNITS: usize = 2_000;
+/// Units (named ones and their containers) whose heads one group reads at most.
+pub const MAX_HEAD_MAP_UNITS: usize = 50_000;
 /// Most alerts in one listing.
 pub const MAX_LIST: usize = 1_000;
 /// Field of the reactivation event written by `decommission::reactivate`.
@@ -576,6 +587,8 @@ struct Place {
 struct Cache {
     places: HashMap<String, Place>,
     gtins: HashMap<String, bool>,
+    /// (alert event, reactivation) by event seq.
+    flags: HashMap<i64, (bool, bool)>,
 }
 
 impl Cache {
@@ -635,29 +648,66 @@ fn has_field(d: &Value, name: &str) -> bool {
     })
 }
 
-async fn sighting(store: &dyn Store, cache: &mut Cache, e: &StoredEvent) -> OpsResult<Sighting> {
-    let d = &e.document;
-    let location = d
-        .get("bizLocation")
-        .and_then(|l| str_at(l, "id"))
-        .or_else(|| d.get("readPoint").and_then(|l| str_at(l, "id")))
+/// Whether a stored event may be an alert event or a reactivation, judged from its head; only
+/// those have their document read (to look for the unitrace field).
+fn maybe_flagged(f: &EventFacts) -> bool {
+    let step = f.biz_step.as_deref().map(cbv_word);
+    f.action == Some(Action::Observe)
+        && matches!(
+            (step, f.disposition.as_deref().map(cbv_word)),
+            (Some("inspecting"), None) | (Some("stocking"), Some("active"))
+        )
+}
+
+/// (alert event, reactivation) of an event document.
+fn flags_of(d: &Value) -> (bool, bool) {
+    (is_alert_event(d), has_field(d, REACTIVATION_FIELD))
+}
+
+/// The flags of an event by its head: from the events of the pass, else its document.
+async fn flags(store: &dyn Store, cache: &mut Cache, h: &EventHead) -> OpsResult<(bool, bool)> {
+    if !maybe_flagged(&h.facts) {
+        return Ok((false, false));
+    }
+    if let Some(f) = cache.flags.get(&h.facts.seq) {
+        return Ok(*f);
+    }
+    let f = match store.event_by_hash(&h.hash_id).await? {
+        Some(e) => flags_of(&e.document),
+        None => (false, false),
+    };
+    cache.flags.insert(h.facts.seq, f);
+    Ok(f)
+}
+
+async fn sighting(
+    store: &dyn Store,
+    cache: &mut Cache,
+    h: &EventHead,
+    reactivation: bool,
+) -> OpsResult<Sighting> {
+    let f = &h.facts;
+    let location = f
+        .biz_location
+        .as_deref()
+        .or(f.read_point.as_deref())
         .map(unitrace_capture::normalise_epc);
     let place = match &location {
         Some(l) => cache.place(store, l).await?,
         None => Place::default(),
     };
     Ok(Sighting {
-        hash: e.hash_id.clone(),
-        event_time: e.event_time,
-        record_time: e.record_time,
-        seq: e.seq,
-        action: str_at(d, "action").map(str::to_string),
-        biz_step: str_at(d, "bizStep").map(|s| cbv_word(s).to_string()),
-        disposition: str_at(d, "disposition").map(|s| cbv_word(s).to_string()),
+        hash: h.hash_id.clone(),
+        event_time: f.event_time,
+        record_time: h.record_time,
+        seq: f.seq,
+        action: f.action.map(|a| a.as_str().to_string()),
+        biz_step: f.biz_step.as_deref().map(|s| cbv_word(s).to_string()),
+        disposition: f.disposition.as_deref().map(|s| cbv_word(s).to_string()),
         location,
         site: place.site,
         coords: place.coords,
-        reactivation: has_field(d, REACTIVATION_FIELD),
+        reactivation,
     })
 }
 
@@ -682,42 +732,183 @@ fn named_units(d: &Value) -> Vec<String> {
     out
 }
 
-/// Examine one event; returns the alerts newly raised.
-pub async fn examine(store: &dyn Store, e: &StoredEvent, now_ms: i64) -> OpsResult<Vec<Alert>> {
-    let mut cache = Cache::default();
-    examine_with(store, &mut cache, e, now_ms).await
+/// How many identifiers an event names (roughly: for grouping).
+fn named_count(d: &Value) -> usize {
+    ["epcList", "childEPCs", "inputEPCList", "outputEPCList"]
+        .iter()
+        .filter_map(|k| d.get(*k).and_then(Value::as_array))
+        .map(Vec::len)
+        .sum::<usize>()
+        + usize::from(d.get("parentID").is_some())
 }
 
-async fn examine_with(
-    store: &dyn Store,
-    cache: &mut Cache,
-    e: &StoredEvent,
-    now_ms: i64,
-) -> OpsResult<Vec<Alert>> {
-    if is_alert_event(&e.document) {
-        return Ok(Vec::new());
-    }
-    let mut raised = Vec::new();
-    for unit in named_units(&e.document) {
-        let mut history = Vec::new();
-        for entry in store.timeline(&unit).await? {
-            if is_alert_event(&entry.event.document) {
-                continue;
-            }
-            history.push(sighting(store, cache, &entry.event).await?);
+/// Heads of units, by unit.
+pub type HeadMap = HashMap<String, Vec<EventHead>>;
+
+/// Parents a unit was aggregated into, by its heads.
+fn parents_in(heads: &[EventHead]) -> impl Iterator<Item = &str> {
+    heads
+        .iter()
+        .filter(|h| {
+            h.facts.event_type == EventType::AggregationEvent && h.roles.has(EpcRole::ChildEpc)
+        })
+        .filter_map(|h| h.facts.parent_id.as_deref())
+}
+
+/// Read the heads of `units` and, level by level, of the containers they were ever in (at most
+/// [`MAX_HEAD_MAP_UNITS`] units in all: beyond, containers are left out).
+pub async fn load_heads(store: &dyn Store, units: Vec<String>) -> OpsResult<HeadMap> {
+    let mut map = HeadMap::new();
+    let mut need = units;
+    for _ in 0..=unitrace_store::limits::MAX_CONTAINMENT_DEPTH {
+        need.sort_unstable();
+        need.dedup();
+        need.retain(|u| !map.contains_key(u));
+        need.truncate(MAX_HEAD_MAP_UNITS.saturating_sub(map.len()));
+        if need.is_empty() {
+            break;
         }
-        let mut serial = SerialFacts::default();
-        if let Ok(id) = crate::serials::identify(&unit) {
-            if let Some((g, s)) = id.sgtin {
-                if cache.gtin_has(store, &g).await? {
-                    serial.gtin_has_allocations = true;
-                    serial.allocated = crate::serials::is_allocated(store, &g, &s).await?.is_some();
+        for chunk in need.chunks(unitrace_store::limits::MAX_HEAD_UNITS) {
+            for u in chunk {
+                map.insert(u.clone(), Vec::new());
+            }
+            for (u, h) in store.event_heads(chunk).await? {
+                if let Some(v) = map.get_mut(&u) {
+                    v.push(h);
                 }
             }
         }
-        for f in findings(&unit, &e.hash_id, &history, serial) {
-            if raise(store, &unit, &f, now_ms).await? {
-                raised.push(get_alert(store, &alert_id(&f)).await?);
+        need = need
+            .iter()
+            .flat_map(|u| parents_in(&map[u]))
+            .map(str::to_string)
+            .collect();
+    }
+    Ok(map)
+}
+
+/// A unit's history from heads, as [`Store::timeline`] makes it: its own events and, while it
+/// was inside them, its containers' (and theirs), each event once; in no particular order. Pure.
+pub fn history_from_heads<'a>(unit: &str, heads: &'a HeadMap) -> Vec<&'a EventHead> {
+    type Bound = Option<(i64, i64)>;
+    let Some(own) = heads.get(unit) else {
+        return Vec::new();
+    };
+    let mut out: Vec<&EventHead> = own.iter().collect();
+    let mut seen: HashSet<i64> = out.iter().map(|h| h.facts.seq).collect();
+    let mut level: Vec<(&str, Bound, Bound)> = vec![(unit, None, None)];
+    for _ in 0..unitrace_store::limits::MAX_CONTAINMENT_DEPTH {
+        let mut next = Vec::new();
+        for (u, lo, hi) in level {
+            let Some(mine) = heads.get(u) else { continue };
+            let mut items: Vec<HistoryItem> = mine
+                .iter()
+                .map(|h| HistoryItem::Named(h.facts.clone(), h.roles))
+                .collect();
+            let mut parents: Vec<&str> = parents_in(mine).collect();
+            parents.sort_unstable();
+            parents.dedup();
+            for p in &parents {
+                for h in heads.get(*p).into_iter().flatten() {
+                    if h.facts.empty_delete
+                        && h.roles.has(EpcRole::ParentId)
+                        && h.facts.parent_id.as_deref() == Some(*p)
+                    {
+                        items.push(HistoryItem::ParentEmptied(h.facts.clone()));
+                    }
+                }
+            }
+            for period in containment_periods(u, items) {
+                let from = match lo {
+                    Some(l) if l > period.from => l,
+                    _ => period.from,
+                };
+                let to = match (hi, period.to) {
+                    (Some(h), Some(t)) => Some(h.min(t)),
+                    (Some(h), None) => Some(h),
+                    (None, t) => t,
+                };
+                if to.is_some_and(|t| t <= from) || period.parent == unit {
+                    continue;
+                }
+                let Some((p, ph)) = heads.get_key_value(&period.parent) else {
+                    continue;
+                };
+                for h in ph {
+                    let k = (h.facts.event_time, h.facts.seq);
+                    if k > from && to.is_none_or(|t| k < t) && seen.insert(h.facts.seq) {
+                        out.push(h);
+                    }
+                }
+                next.push((p.as_str(), Some(from), to));
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    out
+}
+
+/// Examine one event; returns the alerts newly raised.
+pub async fn examine(store: &dyn Store, e: &StoredEvent, now_ms: i64) -> OpsResult<Vec<Alert>> {
+    let mut cache = Cache::default();
+    examine_group(store, &mut cache, &[e], now_ms).await
+}
+
+/// Examine events together: the heads of all the units they name (and of their containers) are
+/// read at once, each unit's history is made once, then the rules run per event and unit.
+async fn examine_group(
+    store: &dyn Store,
+    cache: &mut Cache,
+    events: &[&StoredEvent],
+    now_ms: i64,
+) -> OpsResult<Vec<Alert>> {
+    let mut targets: Vec<(&StoredEvent, Vec<String>)> = Vec::new();
+    for e in events {
+        cache.flags.insert(e.seq, flags_of(&e.document));
+        if !is_alert_event(&e.document) {
+            targets.push((e, named_units(&e.document)));
+        }
+    }
+    let all: Vec<String> = targets
+        .iter()
+        .flat_map(|(_, u)| u.iter().cloned())
+        .collect();
+    if all.is_empty() {
+        return Ok(Vec::new());
+    }
+    let heads = load_heads(store, all).await?;
+    let mut histories: HashMap<&str, Vec<Sighting>> = HashMap::new();
+    let mut raised = Vec::new();
+    for (e, units) in &targets {
+        for unit in units {
+            if !histories.contains_key(unit.as_str()) {
+                let mut history = Vec::new();
+                for h in history_from_heads(unit, &heads) {
+                    let (alert, reactivation) = flags(store, cache, h).await?;
+                    if !alert {
+                        history.push(sighting(store, cache, h, reactivation).await?);
+                    }
+                }
+                histories.insert(unit.as_str(), history);
+            }
+            let history = &histories[unit.as_str()];
+            let mut serial = SerialFacts::default();
+            if let Ok(id) = crate::serials::identify(unit) {
+                if let Some((g, s)) = id.sgtin {
+                    if cache.gtin_has(store, &g).await? {
+                        serial.gtin_has_allocations = true;
+                        serial.allocated =
+                            crate::serials::is_allocated(store, &g, &s).await?.is_some();
+                    }
+                }
+            }
+            for f in findings(unit, &e.hash_id, history, serial) {
+                if raise(store, unit, &f, now_ms).await? {
+                    raised.push(get_alert(store, &alert_id(&f)).await?);
+                }
             }
         }
     }
@@ -747,16 +938,27 @@ pub async fn detect(store: &dyn Store, now_ms: i64) -> OpsResult<(usize, Vec<Ale
     let (mut n, mut raised, mut last) = (0usize, Vec::new(), wm);
     loop {
         let page = store.query_events(&q).await?;
-        for e in &page.events {
-            if (e.record_time, e.seq) <= (wm.record_time, wm.seq) {
-                continue;
+        // Groups of events naming at most GROUP_UNITS units (an event naming more is alone).
+        let fresh: Vec<&StoredEvent> = page
+            .events
+            .iter()
+            .filter(|e| (e.record_time, e.seq) > (wm.record_time, wm.seq))
+            .collect();
+        let mut group: Vec<&StoredEvent> = Vec::new();
+        let mut units = 0usize;
+        for (i, e) in fresh.iter().enumerate() {
+            group.push(e);
+            units += named_count(&e.document);
+            if units >= GROUP_UNITS || i + 1 == fresh.len() {
+                raised.extend(examine_group(store, &mut cache, &group, now_ms).await?);
+                n += group.len();
+                group.clear();
+                units = 0;
+                last = Watermark {
+                    record_time: e.record_time,
+                    seq: e.seq,
+                };
             }
-            raised.extend(examine_with(store, &mut cache, e, now_ms).await?);
-            last = Watermark {
-                record_time: e.record_time,
-                seq: e.seq,
-            };
-            n += 1;
         }
         match page.next_page_token {
             Some(t) if n < MAX_EVENTS_PER_PASS => q.next_page_token = Some(t),
@@ -912,6 +1114,114 @@ mod tests {
         assert_eq!(f[0].rule, Rule::NotCommissioned);
         // No allocations for the GTIN: never an alarm.
         assert!(findings("u", "o", &[o], SerialFacts::default()).is_empty());
+    }
+
+    fn head(
+        seq: i64,
+        t: i64,
+        ty: EventType,
+        action: Action,
+        parent: Option<&str>,
+        role: EpcRole,
+    ) -> EventHead {
+        EventHead {
+            facts: EventFacts {
+                seq,
+                event_type: ty,
+                event_time: t,
+                action: Some(action),
+                biz_step: None,
+                disposition: None,
+                read_point: None,
+                biz_location: None,
+                pdisp_set: Vec::new(),
+                pdisp_unset: Vec::new(),
+                ilmd_lot: None,
+                ilmd_expiry: None,
+                parent_id: parent.map(str::to_string),
+                empty_delete: false,
+            },
+            roles: unitrace_store::state::RoleSet::single(role),
+            hash_id: format!("h{seq}"),
+            record_time: seq,
+        }
+    }
+
+    #[test]
+    fn history_through_containers() {
+        use Action::*;
+        use EventType::*;
+        let (obj, agg) = (ObjectEvent, AggregationEvent);
+        let mut m = HeadMap::new();
+        // The unit: commissioned, packed into the case at 10, unpacked at 40, seen at 45.
+        m.insert(
+            "u".into(),
+            vec![
+                head(1, 0, obj, Add, None, EpcRole::Epc),
+                head(3, 10, agg, Add, Some("case"), EpcRole::ChildEpc),
+                head(7, 40, agg, Delete, Some("case"), EpcRole::ChildEpc),
+                head(9, 45, obj, Observe, None, EpcRole::Epc),
+            ],
+        );
+        // The case: seen at 5 (before), packed onto the pallet at 20, seen at 35, 50 (after).
+        m.insert(
+            "case".into(),
+            vec![
+                head(2, 5, obj, Observe, None, EpcRole::Epc),
+                head(3, 10, agg, Add, Some("case"), EpcRole::ParentId),
+                head(4, 20, agg, Add, Some("pallet"), EpcRole::ChildEpc),
+                head(6, 35, obj, Observe, None, EpcRole::Epc),
+                head(7, 40, agg, Delete, Some("case"), EpcRole::ParentId),
+                head(10, 50, obj, Observe, None, EpcRole::Epc),
+            ],
+        );
+        // The pallet: seen at 30 (with the case on it) and at 60.
+        m.insert(
+            "pallet".into(),
+            vec![
+                head(4, 20, agg, Add, Some("pallet"), EpcRole::ParentId),
+                head(5, 30, obj, Observe, None, EpcRole::Epc),
+                head(11, 60, obj, Observe, None, EpcRole::Epc),
+            ],
+        );
+        let mut got: Vec<i64> = history_from_heads("u", &m)
+            .iter()
+            .map(|h| h.facts.seq)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![1, 3, 4, 5, 6, 7, 9]);
+        // An empty DELETE of the case at 25 ends the unit's stay: 5 and 6 are no longer its.
+        let mut empty = head(8, 25, agg, Delete, Some("case"), EpcRole::ParentId);
+        empty.facts.empty_delete = true;
+        m.get_mut("case").unwrap().push(empty);
+        let mut got: Vec<i64> = history_from_heads("u", &m)
+            .iter()
+            .map(|h| h.facts.seq)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![1, 3, 4, 7, 9]);
+        assert!(history_from_heads("nobody", &m).is_empty());
+    }
+
+    #[test]
+    fn flagged_heads() {
+        let mut h = head(
+            1,
+            0,
+            EventType::ObjectEvent,
+            Action::Observe,
+            None,
+            EpcRole::Epc,
+        );
+        assert!(!maybe_flagged(&h.facts));
+        h.facts.biz_step = Some("https://ref.gs1.org/cbv/BizStep-inspecting".into());
+        assert!(maybe_flagged(&h.facts));
+        h.facts.disposition = Some("active".into());
+        assert!(!maybe_flagged(&h.facts));
+        h.facts.biz_step = Some("urn:epcglobal:cbv:bizstep:stocking".into());
+        assert!(maybe_flagged(&h.facts));
+        h.facts.action = Some(Action::Add);
+        assert!(!maybe_flagged(&h.facts));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use unitrace_ops::emit::{self, ObjectEventSpec};
 use unitrace_ops::serials::{self, AllocationRequest, CommissionRequest, Method};
 use unitrace_ops::verify::{self, Verdict, VerifyRequest};
 use unitrace_ops::OpsError;
-use unitrace_store::{Location, Store, SystemClock};
+use unitrace_store::{Location, Store, SystemClock, UnitFilter};
 use unitrace_store_sqlite::SqliteStore;
 
 const GTIN: &str = "00614141999996";
@@ -779,6 +779,45 @@ async fn demo_story() {
     let demo = load_demo(s).await;
     let st = &demo.stories;
     let clone = &st.cloned_pack.epc;
+
+    // The detector's histories (heads, containers level by level) are the timelines: every
+    // unit of the demo (packs in cases on pallets, laptops, food) and the recalled lot's packs.
+    let mut units: Vec<String> = s
+        .list_units(&UnitFilter {
+            limit: Some(100_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.epc)
+        .step_by(7)
+        .take(400)
+        .collect();
+    units.extend(st.recalled_lot.units.iter().take(50).cloned());
+    let heads = alerts::load_heads(s, units.clone()).await.unwrap();
+    let mut inferred = 0;
+    for u in &units {
+        let mut want: Vec<String> = s
+            .timeline(u)
+            .await
+            .unwrap()
+            .into_iter()
+            .inspect(|e| inferred += usize::from(e.inferred_via.is_some()))
+            .map(|e| e.event.hash_id)
+            .collect();
+        let mut got: Vec<String> = alerts::history_from_heads(u, &heads)
+            .into_iter()
+            .map(|h| h.hash_id.clone())
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "history of {u}");
+    }
+    assert!(
+        inferred > 100,
+        "the sample reaches through containers: {inferred}"
+    );
 
     // The detector over the whole demo: the Hamburg/München pair, and no false alarm.
     let raised = detect_all(s).await;
