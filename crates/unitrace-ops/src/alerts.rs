@@ -59,8 +59,12 @@ pub const JITTER_KM: f64 = 25.0;
 /// Dispositions after which a unit must not be seen again (without a reactivation).
 pub const FINAL: &[&str] = &["destroyed", "disposed", "dispensed", "stolen", "inactive"];
 /// Events read per detection page, and per [`detect`] call at most.
-pub const PAGE: u32 = 200;
+pub const PAGE: u32 = 50;
 pub const MAX_EVENTS_PER_PASS: usize = 2_000;
+/// Units examined per [`detect`] call, about (the pass ends after the group that reaches it).
+pub const MAX_UNITS_PER_PASS: usize = 20_000;
+/// Units examined between two yields to the runtime (so serving is not held up).
+const YIELD_EVERY: usize = 256;
 /// Units of one event examined (an event naming more is examined for its first ones).
 pub const MAX_UNITS_PER_EVENT: usize = 20_000;
 /// Units whose histories are read together (a group of events naming about this many).
@@ -589,6 +593,18 @@ struct Cache {
     gtins: HashMap<String, bool>,
     /// (alert event, reactivation) by event seq.
     flags: HashMap<i64, (bool, bool)>,
+    /// Whether the GTIN has allocations, by SGTIN class prefix.
+    classes: HashMap<String, bool>,
+}
+
+/// The class part of an SGTIN EPC URI (`urn:epc:id:sgtin:0614141.107346.` of
+/// `urn:epc:id:sgtin:0614141.107346.2017`), None for other identifiers.
+fn sgtin_class(epc: &str) -> Option<&str> {
+    const P: &str = "urn:epc:id:sgtin:";
+    let rest = epc.strip_prefix(P)?;
+    let i = rest.find('.')?;
+    let j = rest[i + 1..].find('.')?;
+    Some(&epc[..P.len() + i + 1 + j + 1])
 }
 
 impl Cache {
@@ -619,6 +635,24 @@ impl Cache {
         }
         self.places.insert(id.to_string(), place.clone());
         Ok(place)
+    }
+
+    /// Whether the GTIN of an SGTIN class (`urn:epc:id:sgtin:CP.IR.`, see [`sgtin_class`]) has
+    /// serial allocations; the EPC is parsed once per class.
+    async fn class_has(&mut self, store: &dyn Store, class: &str) -> OpsResult<bool> {
+        if let Some(b) = self.classes.get(class) {
+            return Ok(*b);
+        }
+        let probe = format!("{class}0");
+        let b = match crate::serials::identify(&probe)
+            .ok()
+            .and_then(|id| id.sgtin)
+        {
+            Some((g, _)) => self.gtin_has(store, &g).await?,
+            None => false,
+        };
+        self.classes.insert(class.to_string(), b);
+        Ok(b)
     }
 
     async fn gtin_has(&mut self, store: &dyn Store, gtin: &str) -> OpsResult<bool> {
@@ -801,6 +835,9 @@ pub fn history_from_heads<'a>(unit: &str, heads: &'a HeadMap) -> Vec<&'a EventHe
         let mut next = Vec::new();
         for (u, lo, hi) in level {
             let Some(mine) = heads.get(u) else { continue };
+            if parents_in(mine).next().is_none() {
+                continue;
+            }
             let mut items: Vec<HistoryItem> = mine
                 .iter()
                 .map(|h| HistoryItem::Named(h.facts.clone(), h.roles))
@@ -882,8 +919,26 @@ async fn examine_group(
     let heads = load_heads(store, all).await?;
     let mut histories: HashMap<&str, Vec<Sighting>> = HashMap::new();
     let mut raised = Vec::new();
+    let mut done = 0usize;
     for (e, units) in &targets {
         for unit in units {
+            done += 1;
+            if done % YIELD_EVERY == 0 {
+                tokio::task::yield_now().await;
+            }
+            let gtin_has = match sgtin_class(unit) {
+                Some(class) => cache.class_has(store, class).await?,
+                None => false,
+            };
+            // Named by this event alone and of a GTIN without allocations: no rule can fire.
+            if !gtin_has
+                && heads
+                    .get(unit.as_str())
+                    .is_none_or(|h| h.len() <= 1 && parents_in(h).next().is_none())
+                && !histories.contains_key(unit.as_str())
+            {
+                continue;
+            }
             if !histories.contains_key(unit.as_str()) {
                 let mut history = Vec::new();
                 for h in history_from_heads(unit, &heads) {
@@ -896,9 +951,9 @@ async fn examine_group(
             }
             let history = &histories[unit.as_str()];
             let mut serial = SerialFacts::default();
-            if let Ok(id) = crate::serials::identify(unit) {
-                if let Some((g, s)) = id.sgtin {
-                    if cache.gtin_has(store, &g).await? {
+            if gtin_has {
+                if let Ok(id) = crate::serials::identify(unit) {
+                    if let Some((g, s)) = id.sgtin {
                         serial.gtin_has_allocations = true;
                         serial.allocated =
                             crate::serials::is_allocated(store, &g, &s).await?.is_some();
@@ -915,10 +970,23 @@ async fn examine_group(
     Ok(raised)
 }
 
+/// What one [`detect`] call did.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Events examined.
+    pub events: usize,
+    /// Units those events name.
+    pub units: usize,
+    /// Alerts newly raised.
+    pub raised: Vec<Alert>,
+    /// The pass stopped at its bounds with events left: call again.
+    pub more: bool,
+}
+
 /// One pass of the detector: examine the events recorded since the watermark (at most
-/// [`MAX_EVENTS_PER_PASS`]), raise alerts, move the watermark. Returns (events examined, alerts
-/// raised). Call it again while it examines a full pass.
-pub async fn detect(store: &dyn Store, now_ms: i64) -> OpsResult<(usize, Vec<Alert>)> {
+/// [`MAX_EVENTS_PER_PASS`] events and about [`MAX_UNITS_PER_PASS`] units), raise alerts, move
+/// the watermark. Call it again while [`Pass::more`].
+pub async fn detect(store: &dyn Store, now_ms: i64) -> OpsResult<Pass> {
     let rec = store.get_record(KIND_WATERMARK, WATERMARK_KEY).await?;
     let wm: Watermark = match &rec {
         Some(r) => serde_json::from_value(r.body.clone()).map_err(|e| corrupt("watermark", e))?,
@@ -935,10 +1003,11 @@ pub async fn detect(store: &dyn Store, now_ms: i64) -> OpsResult<(usize, Vec<Ale
         ..Default::default()
     };
     let mut cache = Cache::default();
-    let (mut n, mut raised, mut last) = (0usize, Vec::new(), wm);
-    loop {
+    let mut pass = Pass::default();
+    let mut last = wm;
+    'pages: loop {
         let page = store.query_events(&q).await?;
-        // Groups of events naming at most GROUP_UNITS units (an event naming more is alone).
+        // Groups of events naming about GROUP_UNITS units (an event naming more is alone).
         let fresh: Vec<&StoredEvent> = page
             .events
             .iter()
@@ -950,25 +1019,37 @@ pub async fn detect(store: &dyn Store, now_ms: i64) -> OpsResult<(usize, Vec<Ale
             group.push(e);
             units += named_count(&e.document);
             if units >= GROUP_UNITS || i + 1 == fresh.len() {
-                raised.extend(examine_group(store, &mut cache, &group, now_ms).await?);
-                n += group.len();
+                pass.raised
+                    .extend(examine_group(store, &mut cache, &group, now_ms).await?);
+                pass.events += group.len();
+                pass.units += units;
                 group.clear();
                 units = 0;
                 last = Watermark {
                     record_time: e.record_time,
                     seq: e.seq,
                 };
+                if pass.units >= MAX_UNITS_PER_PASS && i + 1 < fresh.len() {
+                    pass.more = true;
+                    break 'pages;
+                }
             }
         }
         match page.next_page_token {
-            Some(t) if n < MAX_EVENTS_PER_PASS => q.next_page_token = Some(t),
-            _ => break,
+            Some(t) if pass.events < MAX_EVENTS_PER_PASS && pass.units < MAX_UNITS_PER_PASS => {
+                q.next_page_token = Some(t)
+            }
+            Some(_) => {
+                pass.more = true;
+                break;
+            }
+            None => break,
         }
     }
     if last != wm {
         save_watermark(store, last).await?;
     }
-    Ok((n, raised))
+    Ok(pass)
 }
 
 async fn save_watermark(store: &dyn RecordStore, wm: Watermark) -> OpsResult<()> {
@@ -1201,6 +1282,16 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, vec![1, 3, 4, 7, 9]);
         assert!(history_from_heads("nobody", &m).is_empty());
+    }
+
+    #[test]
+    fn sgtin_classes() {
+        assert_eq!(
+            sgtin_class("urn:epc:id:sgtin:0614141.107346.2017"),
+            Some("urn:epc:id:sgtin:0614141.107346.")
+        );
+        assert_eq!(sgtin_class("urn:epc:id:sscc:0614141.1234567890"), None);
+        assert_eq!(sgtin_class("urn:epc:id:sgtin:0614141"), None);
     }
 
     #[test]

@@ -60,7 +60,12 @@ async fn main() {
     let store = SqliteStore::open(dir.path().join("bench.sqlite"), Arc::new(SystemClock))
         .await
         .unwrap();
-    let state = AppState::new(Arc::new(store), Config::default()).unwrap();
+    // BENCH_DETECTOR=off: the same run without the alert detector (to see its cost).
+    let config = Config {
+        detect_alerts: std::env::var("BENCH_DETECTOR").map_or(true, |v| v != "off"),
+        ..Config::default()
+    };
+    let state = AppState::new(Arc::new(store), config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

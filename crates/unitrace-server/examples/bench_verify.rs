@@ -126,10 +126,10 @@ async fn main() {
     let load_s = t_load.elapsed().as_secs_f64();
     // Catch the detector up before measuring (the server would do it in its first seconds).
     loop {
-        let (n, _) = unitrace_ops::alerts::detect(store.as_ref(), 0)
+        let pass = unitrace_ops::alerts::detect(store.as_ref(), 0)
             .await
             .expect("detect");
-        if n < unitrace_ops::alerts::MAX_EVENTS_PER_PASS {
+        if !pass.more {
             break;
         }
     }

@@ -49,6 +49,9 @@ pub struct Config {
     /// if it exists, imported into the store, and renamed to `<file>.imported`. Named queries and
     /// subscriptions now live in the store.
     pub state_file: Option<std::path::PathBuf>,
+    /// Run the alert detector on this node. Nodes sharing one database may leave it to some of
+    /// them (alerts are raised once whichever node finds them).
+    pub detect_alerts: bool,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             max_per_page: 1_000,
             max_named_queries: 1_000,
             state_file: None,
+            detect_alerts: true,
         }
     }
 }

@@ -111,14 +111,14 @@ pub(crate) async fn background(state: AppState, mut stop: tokio::sync::watch::Re
         if *stop.borrow() {
             break;
         }
-        loop {
+        while state.config.detect_alerts {
             let started = std::time::Instant::now();
             match alerts::detect(state.store.as_ref(), now_ms()).await {
-                Ok((n, raised)) => {
-                    for a in &raised {
+                Ok(pass) => {
+                    for a in &pass.raised {
                         tracing::warn!(alert = %a.id, rule = a.rule.as_str(), unit = %a.unit, "{}", a.sentence);
                     }
-                    if n < alerts::MAX_EVENTS_PER_PASS || *stop.borrow() {
+                    if !pass.more || *stop.borrow() {
                         break;
                     }
                     // A backlog (bulk capture): rest DETECTOR_REST times as long as the pass

@@ -42,10 +42,12 @@ use tx::{finish_unit, unit_from_row, SqliteTx, UNIT_COLS};
 
 /// Capture requests waiting for the writer; senders wait when it is full.
 const WRITE_QUEUE: usize = 1024;
-/// Idle read connections kept.
-const READ_POOL: usize = 4;
 /// Reads running at once (each holds a connection on a blocking thread).
-const MAX_READERS: usize = 16;
+const MAX_READERS: usize = 8;
+/// Idle read connections kept: all of them. Opening one parses the schema and starts with no
+/// prepared statements; with fewer kept than run at once, concurrent reads (a timeline's levels)
+/// opened and closed connections all the time.
+const READ_POOL: usize = MAX_READERS;
 
 enum MasterWrite {
     Location(Location),

@@ -590,9 +590,9 @@ async fn reactivation() {
 async fn detect_all(s: &dyn Store) -> Vec<alerts::Alert> {
     let mut all = Vec::new();
     loop {
-        let (n, raised) = alerts::detect(s, now()).await.unwrap();
-        all.extend(raised);
-        if n < alerts::MAX_EVENTS_PER_PASS {
+        let pass = alerts::detect(s, now()).await.unwrap();
+        all.extend(pass.raised);
+        if !pass.more {
             return all;
         }
     }

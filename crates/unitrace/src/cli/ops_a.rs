@@ -333,10 +333,10 @@ async fn run_async(cmd: OpsACommand) -> Result<bool> {
                 AlertsCommand::Detect => {
                     let (mut examined, mut raised) = (0, Vec::new());
                     loop {
-                        let (n, r) = alerts::detect(store.as_ref(), now_ms()).await?;
-                        examined += n;
-                        raised.extend(r);
-                        if n < alerts::MAX_EVENTS_PER_PASS {
+                        let pass = alerts::detect(store.as_ref(), now_ms()).await?;
+                        examined += pass.events;
+                        raised.extend(pass.raised);
+                        if !pass.more {
                             break;
                         }
                     }

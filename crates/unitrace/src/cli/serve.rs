@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Load the demo dataset (through the capture path) before serving.
     #[arg(long)]
     pub demo: bool,
+    /// Do not run the alert detector on this node (another node on the same database may).
+    /// TOML: `detect_alerts = false`.
+    #[arg(long)]
+    pub no_detector: bool,
     /// Size of the demo dataset (1: about 2,800 units).
     #[arg(long, default_value_t = 1)]
     pub demo_scale: u32,
@@ -50,6 +54,7 @@ struct FileConfig {
     queue_len: Option<usize>,
     max_per_page: Option<u32>,
     state_file: Option<PathBuf>,
+    detect_alerts: Option<bool>,
 }
 
 fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
@@ -103,6 +108,7 @@ fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
     if let Some(v) = file.queue_len {
         c.queue_len = v;
     }
+    c.detect_alerts = !args.no_detector && file.detect_alerts.unwrap_or(true);
     if let Some(v) = file.max_per_page {
         if v == 0 || v > unitrace_store::limits::MAX_PER_PAGE {
             bail!(
