@@ -923,7 +923,7 @@ async fn examine_group(
     for (e, units) in &targets {
         for unit in units {
             done += 1;
-            if done % YIELD_EVERY == 0 {
+            if done.is_multiple_of(YIELD_EVERY) {
                 tokio::task::yield_now().await;
             }
             let gtin_has = match sgtin_class(unit) {
