@@ -111,7 +111,10 @@ pub(crate) async fn background(state: AppState, mut stop: tokio::sync::watch::Re
         if *stop.borrow() {
             break;
         }
-        while state.config.detect_alerts {
+        loop {
+            if !state.config.detect_alerts {
+                break;
+            }
             let started = std::time::Instant::now();
             match alerts::detect(state.store.as_ref(), now_ms()).await {
                 Ok(pass) => {
