@@ -60,12 +60,15 @@ async fn main() {
     let store = SqliteStore::open(dir.path().join("bench.sqlite"), Arc::new(SystemClock))
         .await
         .unwrap();
-    // BENCH_DETECTOR=off: the same run without the alert detector (to see its cost).
+    // BENCH_DETECTOR=off: the same run without the alert detector in the server (to see its
+    // cost); the detector then runs alone over the whole store at the end, timed.
+    let detector = std::env::var("BENCH_DETECTOR").map_or(true, |v| v != "off");
     let config = Config {
-        detect_alerts: std::env::var("BENCH_DETECTOR").map_or(true, |v| v != "off"),
+        detect_alerts: detector,
         ..Config::default()
     };
-    let state = AppState::new(Arc::new(store), config).unwrap();
+    let store: Arc<dyn unitrace_store::Store> = Arc::new(store);
+    let state = AppState::new(store.clone(), config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -156,6 +159,26 @@ async fn main() {
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let max_rss = max_rss_mb();
+    // The detector alone over everything captured (only when the server did not run it).
+    let mut detector_figures = json!(null);
+    if !detector {
+        let t = Instant::now();
+        let (mut events, mut units) = (0, 0);
+        loop {
+            let pass = unitrace_ops::alerts::detect(store.as_ref(), 0)
+                .await
+                .expect("detect");
+            events += pass.events;
+            units += pass.units;
+            if !pass.more {
+                break;
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
+        detector_figures =
+            json!({"events": events, "units": units, "s": s, "units_per_s": units as f64 / s});
+    }
     let out = json!({
         "capture_docs": docs,
         "capture_events": docs * EVENTS_PER_DOC,
@@ -167,7 +190,8 @@ async fn main() {
         "items_errors": errors,
         "items_p50_ms": pct(0.50),
         "items_p99_ms": pct(0.99),
-        "max_rss_mb_server_and_client": max_rss_mb(),
+        "max_rss_mb_server_and_client": max_rss,
+        "detector_alone": detector_figures,
     });
     println!("{out}");
     let _ = tx.send(());

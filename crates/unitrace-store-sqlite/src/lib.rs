@@ -714,7 +714,10 @@ impl Store for SqliteStore {
         check_head_units(epcs.len())?;
         let epcs = epcs.to_vec();
         self.read(move |c| {
-            let mut st = c
+            // One read transaction for all the units: one snapshot, and one lock of the WAL
+            // instead of one per statement.
+            let tx = c.unchecked_transaction().map_err(db_err)?;
+            let mut st = tx
                 .prepare_cached(&format!(
                     "SELECT {}, x.role, e.hash_id, e.record_time FROM event_epc x JOIN event e ON e.seq = x.event_seq \
                      WHERE x.epc = ?1 ORDER BY x.event_time DESC, x.event_seq DESC LIMIT ?2",
@@ -752,6 +755,8 @@ impl Store for SqliteStore {
                 }
                 out.extend(mine.into_iter().rev().map(|h| (epc.clone(), h)));
             }
+            drop(st);
+            tx.commit().map_err(db_err)?;
             Ok(out)
         })
         .await
