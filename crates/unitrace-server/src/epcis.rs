@@ -428,7 +428,7 @@ pub async fn get_capture(
 ) -> ApiResult<Response> {
     let id = path_or_400(id)?;
     let job = match id.parse::<u64>() {
-        Ok(n) => crate::jobs::get(state.store.as_ref(), n).await?,
+        Ok(n) => crate::jobs::get(state.store.as_ref(), n, &state.jobs.node).await?,
         Err(_) => None,
     }
     .ok_or_else(|| ApiError::no_such_name(format!("no capture job {id:?}")))?;
@@ -447,7 +447,8 @@ pub async fn list_capture(
             .map_err(|_| ApiError::query_param("nextPageToken: malformed"))?,
         None => 0,
     };
-    let jobs = crate::jobs::list(state.store.as_ref(), after, per_page + 1).await?;
+    let jobs =
+        crate::jobs::list(state.store.as_ref(), after, per_page + 1, &state.jobs.node).await?;
     let more = jobs.len() > per_page;
     let list: Vec<Value> = jobs.iter().take(per_page).map(job_json).collect();
     let mut r = json_response(StatusCode::OK, &Value::Array(list));

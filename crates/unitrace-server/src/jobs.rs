@@ -4,8 +4,14 @@
 //!
 //! Job IDs come from the store counter `capture.job` (unique across nodes). Finished jobs are
 //! kept up to `Config::jobs_kept`: when job `n` is accepted, job `n - jobs_kept` is deleted if it
-//! has finished. Limit: the record of a job whose node died while storing it stays `running`
-//! (and is not pruned); the events of such a job are stored entirely or not at all.
+//! has finished.
+//!
+//! A job is stored by the node that accepted it (its queue is in that node's memory). Each node
+//! holds a lease record (`capture.node/<node>`), renewed every [`LEASE_RENEW`] for [`LEASE`]; a
+//! job still `running` whose node's lease has lapsed (the node died, or was killed, before it
+//! finished) is settled by whoever reads it: finished, not successful, with an error saying its
+//! outcome is unknown. Capture is idempotent (events are recognised by their hash), so capturing
+//! the document again is safe and stores exactly what is missing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -21,6 +27,14 @@ use crate::{lock, now_ms};
 
 /// Record kind of capture jobs.
 pub const JOB_KIND: &str = "capture.job";
+/// Record kind of node leases (key: node id; body: [`Lease`]).
+pub const NODE_KIND: &str = "capture.node";
+/// How long a node's lease lasts without renewal.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a node renews its lease.
+pub const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(5);
+/// Jobs of earlier versions (no node recorded) still running after this long are settled.
+const UNOWNED_AFTER_MS: i64 = 3_600_000;
 const JOB_COUNTER: &str = "capture.job";
 /// Most bytes of per-event errors kept in one job record (the rest is counted).
 const MAX_ERROR_BYTES: usize = 256 * 1024;
@@ -42,6 +56,26 @@ pub struct Job {
     /// Number of failed events, also those not listed in `errors`.
     #[serde(default)]
     pub error_count: usize,
+    /// The node that accepted the job (and stores it).
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// A node's lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub node: String,
+    pub expires_ms: i64,
+}
+
+/// A fresh node id: 64 random bits from the standard library's per-process random hash keys,
+/// mixed with the time and process id.
+fn new_node_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ms());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
 }
 
 /// The record key of a job: zero-padded, so that key order is ID order.
@@ -58,6 +92,8 @@ pub struct Jobs {
     kept: u64,
     /// Jobs accepted by this node and not finished yet.
     pending: AtomicUsize,
+    /// This node's id (see [`Lease`]).
+    pub node: String,
 }
 
 fn mode_name(m: CaptureMode) -> &'static str {
@@ -87,6 +123,58 @@ impl Jobs {
             rx: Mutex::new(Some(rx)),
             kept: kept.max(1) as u64,
             pending: AtomicUsize::new(0),
+            node: new_node_id(),
+        }
+    }
+
+    /// Write or renew this node's lease until `now + LEASE`.
+    pub(crate) async fn renew_lease(&self, store: &dyn Store) -> StoreResult<()> {
+        let lease = Lease {
+            node: self.node.clone(),
+            expires_ms: now_ms() + LEASE.as_millis() as i64,
+        };
+        let body = serde_json::to_value(&lease)
+            .map_err(|e| StoreError::InvalidInput(format!("lease: {e}")))?;
+        for _ in 0..5 {
+            match store.get_record(NODE_KIND, &self.node).await? {
+                None => match store.create_record(NODE_KIND, &self.node, &body).await {
+                    Err(StoreError::Conflict(_)) => continue,
+                    r => return r.map(|_| ()),
+                },
+                Some(r) => match store
+                    .update_record(NODE_KIND, &self.node, r.version, &body)
+                    .await
+                {
+                    Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => continue,
+                    r => return r.map(|_| ()),
+                },
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "the lease of node {} kept changing",
+            self.node
+        )))
+    }
+
+    /// Give the lease up (at shutdown, once every accepted job is stored).
+    pub(crate) async fn drop_lease(&self, store: &dyn Store) {
+        let _ = store.delete_record(NODE_KIND, &self.node).await;
+    }
+
+    /// The lease loop of this node: renew every [`LEASE_RENEW`] until `stop` turns true.
+    pub(crate) async fn keep_lease(
+        &self,
+        store: &dyn Store,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if let Err(e) = self.renew_lease(store).await {
+                tracing::warn!(error = %e, node = %self.node, "node lease not renewed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LEASE_RENEW) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
         }
     }
 
@@ -121,6 +209,7 @@ impl Jobs {
             stored: 0,
             errors: Vec::new(),
             error_count: 0,
+            node: Some(self.node.clone()),
         };
         store
             .create_record(JOB_KIND, &key(id), &body(&job)?)
@@ -201,22 +290,75 @@ fn from_record(v: &Value) -> StoreResult<Job> {
         .map_err(|e| StoreError::Corrupt(format!("capture job record: {e}")))
 }
 
-/// One job; `None` if there is no such job (or it was pruned).
-pub async fn get(store: &dyn Store, id: u64) -> StoreResult<Option<Job>> {
+/// The error of a job settled because its node is gone.
+pub const ORPHANED: &str = "the node that accepted this capture job stopped before it finished \
+     storing it; which of its events were stored is unknown. Capture the document again: events \
+     already stored are recognised by their hash and reported as duplicates, the rest are stored";
+
+/// Whether a running job's node is gone (lease lapsed or given up), as of `now`.
+async fn orphaned(store: &dyn Store, job: &Job, me: &str, now: i64) -> StoreResult<bool> {
+    if !job.running {
+        return Ok(false);
+    }
+    let Some(node) = &job.node else {
+        return Ok(now - job.created_at > UNOWNED_AFTER_MS);
+    };
+    if node == me {
+        return Ok(false);
+    }
+    Ok(match store.get_record(NODE_KIND, node).await? {
+        None => true,
+        Some(r) => serde_json::from_value::<Lease>(r.body).map_or(true, |l| l.expires_ms < now),
+    })
+}
+
+/// A job as read, settled as failed if its node is gone (written back, so that it is pruned).
+async fn settle(store: &dyn Store, version: i64, mut job: Job, me: &str) -> StoreResult<Job> {
+    let now = now_ms();
+    if !orphaned(store, &job, me, now).await? {
+        return Ok(job);
+    }
+    job.running = false;
+    job.success = false;
+    job.finished_at = Some(now);
+    job.error_count = job.events.saturating_sub(job.stored).max(1);
+    job.errors =
+        vec![serde_json::json!({ "exception": "ImplementationException", "message": ORPHANED })];
+    match store
+        .update_record(JOB_KIND, &key(job.id), version, &body(&job)?)
+        .await
+    {
+        // Another reader settled it, or its node finished after all: read what is there now.
+        Err(StoreError::Conflict(_)) => match store.get_record(JOB_KIND, &key(job.id)).await? {
+            Some(r) => from_record(&r.body),
+            None => Ok(job),
+        },
+        r => r.map(|_| job),
+    }
+}
+
+/// One job; `None` if there is no such job (or it was pruned). `me`: the asking node's id.
+pub async fn get(store: &dyn Store, id: u64, me: &str) -> StoreResult<Option<Job>> {
     match store.get_record(JOB_KIND, &key(id)).await? {
-        Some(r) => from_record(&r.body).map(Some),
+        Some(r) => {
+            let job = from_record(&r.body)?;
+            settle(store, r.version, job, me).await.map(Some)
+        }
         None => Ok(None),
     }
 }
 
 /// Jobs with ID greater than `after`, in ID order, at most `limit`.
-pub async fn list(store: &dyn Store, after: u64, limit: usize) -> StoreResult<Vec<Job>> {
-    store
+pub async fn list(store: &dyn Store, after: u64, limit: usize, me: &str) -> StoreResult<Vec<Job>> {
+    let mut out = Vec::new();
+    for r in store
         .list_records(JOB_KIND, Some(&key(after)), limit)
         .await?
-        .iter()
-        .map(|r| from_record(&r.body))
-        .collect()
+    {
+        let job = from_record(&r.body)?;
+        out.push(settle(store, r.version, job, me).await?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -273,6 +273,16 @@ pub async fn run(
     if let (Some(old), Some(file)) = (legacy, state.config.state_file.as_deref()) {
         subs::import_state_file(&state, file, old).await?;
     }
+    // The lease first: jobs accepted from now on name this node.
+    if let Err(e) = state.jobs.renew_lease(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "node lease not written");
+    }
+    // Renewed until every accepted job is stored (past the start of shutdown).
+    let (lease_stop, lease_rx) = tokio::sync::watch::channel(false);
+    let lease = {
+        let state = state.clone();
+        tokio::spawn(async move { state.jobs.keep_lease(state.store.as_ref(), lease_rx).await })
+    };
     let workers = spawn_workers(&state);
     let delivery = tokio::spawn(subs::delivery_loop(
         state.clone(),
@@ -294,6 +304,11 @@ pub async fn run(
     lock(&state.jobs.tx).take();
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(600), w).await;
+    }
+    let _ = lease_stop.send(true);
+    let _ = lease.await;
+    if state.jobs.pending() == 0 {
+        state.jobs.drop_lease(state.store.as_ref()).await;
     }
     let _ = state.stopping.send(true);
     let _ = delivery.await;

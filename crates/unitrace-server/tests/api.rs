@@ -974,7 +974,7 @@ async fn shutdown_finishes_accepted_captures() {
         .unwrap();
     assert_eq!(page.events.len(), 3);
     // And the job's record says so.
-    let job = unitrace_server::jobs::get(&store, 1)
+    let job = unitrace_server::jobs::get(&store, 1, "another node")
         .await
         .unwrap()
         .unwrap();
@@ -1389,6 +1389,100 @@ async fn capture_jobs_outlive_a_restart_and_are_pruned() {
         .unwrap();
     assert_eq!(j["captureID"], "5");
     srv.stop().await;
+}
+
+/// A job still `running` whose node is gone (no lease, or a lapsed one) is settled as failed by
+/// the node that reads it; a job of a live node is left running; a stopped node gives its lease up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_a_dead_node_are_settled() {
+    use unitrace_server::jobs::{key, Lease, JOB_KIND, NODE_KIND, ORPHANED};
+    use unitrace_store::RecordStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<SqliteStore> = Arc::new(
+        SqliteStore::open(dir.path().join("d.sqlite"), Arc::new(SystemClock))
+            .await
+            .unwrap(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for (id, node) in [(1u64, "dead"), (2, "lapsed"), (3, "alive")] {
+        let job = unitrace_server::Job {
+            id,
+            created_at: now - 60_000,
+            finished_at: None,
+            running: true,
+            success: true,
+            mode: "rollback".into(),
+            events: 4,
+            stored: 0,
+            errors: Vec::new(),
+            error_count: 0,
+            node: Some(node.into()),
+        };
+        store
+            .create_record(JOB_KIND, &key(id), &serde_json::to_value(&job).unwrap())
+            .await
+            .unwrap();
+    }
+    for (node, expires_ms) in [("lapsed", now - 1_000), ("alive", now + 600_000)] {
+        let lease = Lease {
+            node: node.into(),
+            expires_ms,
+        };
+        store
+            .create_record(NODE_KIND, node, &serde_json::to_value(&lease).unwrap())
+            .await
+            .unwrap();
+    }
+    let srv = Server::start_on(
+        store.clone(),
+        Config::default(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    for id in [1, 2] {
+        let j: Value = srv
+            .get(&format!("/capture/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(j["running"], false, "{j}");
+        assert_eq!(j["success"], false, "{j}");
+        assert_eq!(j["errorCount"], 4, "{j}");
+        assert_eq!(j["errors"][0]["message"], ORPHANED, "{j}");
+        // Written back: the record itself is settled (and can be pruned).
+        let r = store.get_record(JOB_KIND, &key(id)).await.unwrap().unwrap();
+        assert_eq!(r.body["running"], false);
+    }
+    let j: Value = srv.get("/capture/3").await.json().await.unwrap();
+    assert_eq!(j["running"], true, "{j}");
+    let list: Value = srv.get("/capture").await.json().await.unwrap();
+    let running: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["running"])
+        .collect();
+    assert_eq!(running, [&json!(false), &json!(false), &json!(true)]);
+    // The server holds a lease of its own while it runs, and gives it up when it stops.
+    let leases = |s: Arc<SqliteStore>| async move {
+        let mut v: Vec<String> = s
+            .list_records(NODE_KIND, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        v.sort();
+        v
+    };
+    let held = leases(store.clone()).await;
+    assert_eq!(held.len(), 3, "{held:?}");
+    srv.stop().await;
+    assert_eq!(leases(store.clone()).await, ["alive", "lapsed"]);
 }
 
 /// The JSON state file of earlier versions is imported once into the store.
