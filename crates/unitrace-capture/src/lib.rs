@@ -518,6 +518,18 @@ pub fn project(event: &Value, hash_id: String) -> Result<CaptureEvent, ProjectEr
         let meta = se.get("sensorMetadata").and_then(Value::as_object);
         let meta_time = meta.and_then(|m| str_at(m, "time"));
         let meta_device = meta.and_then(|m| str_at(m, "deviceID"));
+        let meta_ms = |k: &str| -> Result<Option<i64>, _> {
+            match meta.and_then(|m| str_at(m, k)) {
+                Some(t) => {
+                    time_ms(t, &format!("/sensorElementList/{i}/sensorMetadata/{k}")).map(Some)
+                }
+                None => Ok(None),
+            }
+        };
+        let period = (meta_ms("startTime")?, meta_ms("endTime")?);
+        if period != (None, None) {
+            ev.sensor_periods.push(period);
+        }
         for (j, r) in list(se, "sensorReport")?.iter().enumerate() {
             let Some(r) = r.as_object() else {
                 return Err(perr(

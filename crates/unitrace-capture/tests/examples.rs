@@ -224,3 +224,62 @@ async fn header_master_data_is_stored() {
     let p = store.get_product("10614141073464").await.unwrap().unwrap();
     assert_eq!(p.name.as_deref(), Some("Widget"));
 }
+
+/// sensorMetadata startTime / endTime of GS1's sensor example 2 (13:55:01 to 14:55:00 at +01:00)
+/// answer `GE_/LT_startTime` and `GE_/LT_endTime`.
+#[tokio::test]
+async fn sensor_metadata_periods_are_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("s.sqlite"), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let path =
+        Path::new(EXAMPLES).join("JSON-simple-context/WithSensorData/SensorDataExample2.jsonld");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let r = capture_document(&store, &bytes, CaptureMode::Rollback)
+        .await
+        .unwrap();
+    assert!(r.is_success(), "{:?}", r.report);
+    // 2019-04-02T12:55:01Z and 13:55:00Z.
+    let start = 1_554_209_701_000;
+    let end = 1_554_213_300_000;
+    let count = |q: EventQuery| {
+        let store = store.clone();
+        async move { store.query_events(&q).await.unwrap().events.len() }
+    };
+    let all = count(EventQuery::default()).await;
+    assert!(all >= 1);
+    let with_start = count(EventQuery {
+        ge_start_time: Some(start),
+        ..Default::default()
+    })
+    .await;
+    assert!(with_start >= 1);
+    assert_eq!(
+        count(EventQuery {
+            ge_start_time: Some(start + 1),
+            lt_start_time: Some(start + 2),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(EventQuery {
+            ge_start_time: Some(start),
+            lt_start_time: Some(start + 1),
+            ..Default::default()
+        })
+        .await,
+        with_start
+    );
+    assert!(
+        count(EventQuery {
+            ge_end_time: Some(end),
+            lt_end_time: Some(end + 1),
+            ..Default::default()
+        })
+        .await
+            >= 1
+    );
+}

@@ -201,6 +201,10 @@ pub fn to_event_query(pairs: &[(String, String)], max_per_page: u32) -> ApiResul
             "EQ_deviceID" => list(&mut q.eq_device_id, &str::to_string),
             "GE_time" => q.ge_sensor_time = Some(time(n, v)?),
             "LT_time" => q.lt_sensor_time = Some(time(n, v)?),
+            "GE_startTime" => q.ge_start_time = Some(time(n, v)?),
+            "LT_startTime" => q.lt_start_time = Some(time(n, v)?),
+            "GE_endTime" => q.ge_end_time = Some(time(n, v)?),
+            "LT_endTime" => q.lt_end_time = Some(time(n, v)?),
             "orderBy" => {
                 q.order_by = match v.as_str() {
                     "eventTime" => OrderBy::EventTime,

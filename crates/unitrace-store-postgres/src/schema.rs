@@ -191,6 +191,23 @@ CREATE TABLE serial_claim (
 CREATE INDEX event_bizloc_c ON event (biz_location COLLATE "C") WHERE biz_location IS NOT NULL;
 CREATE INDEX event_readpoint_c ON event (read_point COLLATE "C") WHERE read_point IS NOT NULL;
 "#,
+    // 4: sensorMetadata startTime/endTime per sensor element (GE_/LT_startTime, GE_/LT_endTime),
+    // filled in from the stored documents of earlier events.
+    r#"
+CREATE TABLE event_sensor_period (event_seq BIGINT NOT NULL, start_time BIGINT, end_time BIGINT);
+CREATE INDEX event_sensor_period_seq ON event_sensor_period(event_seq);
+CREATE INDEX event_sensor_period_start ON event_sensor_period(start_time) WHERE start_time IS NOT NULL;
+CREATE INDEX event_sensor_period_end ON event_sensor_period(end_time) WHERE end_time IS NOT NULL;
+INSERT INTO event_sensor_period (event_seq, start_time, end_time)
+SELECT seq, round(extract(epoch FROM st::timestamptz) * 1000)::bigint,
+       round(extract(epoch FROM et::timestamptz) * 1000)::bigint
+FROM (SELECT e.seq AS seq, se->'sensorMetadata'->>'startTime' AS st, se->'sensorMetadata'->>'endTime' AS et
+      FROM event e,
+           jsonb_array_elements(CASE WHEN jsonb_typeof(e.document::jsonb->'sensorElementList') = 'array'
+                                     THEN e.document::jsonb->'sensorElementList' ELSE '[]'::jsonb END) se
+      WHERE e.document LIKE '%sensorElementList%' AND jsonb_typeof(se->'sensorMetadata') = 'object') x
+WHERE st IS NOT NULL OR et IS NOT NULL;
+"#,
 ];
 
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {

@@ -209,6 +209,12 @@ impl CaptureTx for PgTx<'_> {
                 ],
             )?;
         }
+        for (start, end) in &ev.sensor_periods {
+            self.exec(
+                "INSERT INTO event_sensor_period (event_seq, start_time, end_time) VALUES ($1, $2, $3)",
+                &[&seq, start, end],
+            )?;
+        }
         for f in &ev.fields {
             self.exec(
                 "INSERT INTO event_field (event_seq, scope, inner_field, name, text_value, num_value) \

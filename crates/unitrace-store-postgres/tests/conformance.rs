@@ -197,5 +197,6 @@ async fn upgrade_from_schema_2_keeps_answers() {
     let new: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, clock).await.expect("upgrade"));
     assert!(version().await > 2);
     assert_eq!(upgrade::answers(&new).await, before);
+    upgrade::sensor_periods_filled_in(&new).await;
     upgrade::still_captures(&new).await;
 }

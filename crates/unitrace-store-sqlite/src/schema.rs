@@ -185,6 +185,21 @@ CREATE TABLE serial_claim (
     r#"
 CREATE INDEX event_readpoint ON event(read_point) WHERE read_point IS NOT NULL;
 "#,
+    // 4: sensorMetadata startTime/endTime per sensor element (GE_/LT_startTime, GE_/LT_endTime),
+    // filled in from the stored documents of earlier events.
+    r#"
+CREATE TABLE event_sensor_period (event_seq INTEGER NOT NULL, start_time INTEGER, end_time INTEGER);
+CREATE INDEX event_sensor_period_seq ON event_sensor_period(event_seq);
+CREATE INDEX event_sensor_period_start ON event_sensor_period(start_time) WHERE start_time IS NOT NULL;
+CREATE INDEX event_sensor_period_end ON event_sensor_period(end_time) WHERE end_time IS NOT NULL;
+INSERT INTO event_sensor_period (event_seq, start_time, end_time)
+SELECT seq, CAST(round(unixepoch(st, 'subsec') * 1000) AS INTEGER), CAST(round(unixepoch(et, 'subsec') * 1000) AS INTEGER)
+FROM (SELECT e.seq AS seq, json_extract(se.value, '$.sensorMetadata.startTime') AS st,
+             json_extract(se.value, '$.sensorMetadata.endTime') AS et
+      FROM event e, json_each(e.document, '$.sensorElementList') se
+      WHERE e.document LIKE '%sensorElementList%' AND json_type(se.value, '$.sensorMetadata') = 'object')
+WHERE st IS NOT NULL OR et IS NOT NULL;
+"#,
 ];
 
 /// Settings of a connection that writes (the store's writer and the benchmark ceiling alike):

@@ -376,6 +376,16 @@ impl CaptureTx for SqliteTx<'_> {
                 .map_err(db_err)?;
             }
         }
+        if !ev.sensor_periods.is_empty() {
+            let mut st = c
+                .prepare_cached(
+                    "INSERT INTO event_sensor_period (event_seq, start_time, end_time) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(db_err)?;
+            for (start, end) in &ev.sensor_periods {
+                st.execute(params![seq, start, end]).map_err(db_err)?;
+            }
+        }
         if !ev.fields.is_empty() {
             let mut st = c
                 .prepare_cached(

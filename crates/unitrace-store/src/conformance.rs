@@ -1077,7 +1077,9 @@ async fn query_fixture(s: &Arc<dyn Store>) {
         uom: Some("CEL".into()),
         ..Default::default()
     }];
+    e5.sensor_periods = vec![(Some(T0 + 30 * MIN), Some(T0 + 40 * MIN))];
     let mut e6 = ev(6, EventType::TransactionEvent, 50);
+    e6.sensor_periods = vec![(None, Some(T0 + 90 * MIN))];
     e6.action = Some(Action::Add);
     e6.epcs = vec![
         (EpcRole::ParentId, PALLET.to_string()),
@@ -1917,6 +1919,63 @@ pub async fn query_ilmd_and_sensors<F: StoreFactory>(f: &mut F) {
     )
     .await
     .is_empty());
+    // sensorMetadata startTime / endTime: e5 from 30 to 40 min, e6 until 90 min.
+    let m = |n: i64| Some(T0 + n * MIN);
+    for (query, want) in [
+        (
+            EventQuery {
+                ge_start_time: m(30),
+                ..q()
+            },
+            set(&[5]),
+        ),
+        (
+            EventQuery {
+                ge_start_time: m(31),
+                ..q()
+            },
+            set(&[]),
+        ),
+        (
+            EventQuery {
+                lt_start_time: m(31),
+                ..q()
+            },
+            set(&[5]),
+        ),
+        (
+            EventQuery {
+                ge_end_time: m(40),
+                ..q()
+            },
+            set(&[5, 6]),
+        ),
+        (
+            EventQuery {
+                lt_end_time: m(41),
+                ..q()
+            },
+            set(&[5]),
+        ),
+        (
+            EventQuery {
+                ge_end_time: m(41),
+                lt_end_time: m(91),
+                ..q()
+            },
+            set(&[6]),
+        ),
+        (
+            EventQuery {
+                ge_start_time: m(0),
+                ge_end_time: m(41),
+                ..q()
+            },
+            set(&[]),
+        ),
+    ] {
+        assert_eq!(hashes(&s, query.clone()).await, want, "{query:?}");
+    }
 }
 
 pub async fn query_fields<F: StoreFactory>(f: &mut F) {
@@ -3037,6 +3096,35 @@ pub mod upgrade {
         .await;
         // Late: before the packing of the case.
         must_capture(s, vec![obj(7, 5, Action::Observe, &[&epc(1), &epc(3)])]).await;
+        // Sensor metadata with a start and end time, stored as releases before schema 4 did:
+        // in the document only (the migration fills the index in from it).
+        let mut sensed = obj(11, 60, Action::Observe, &[&epc(3)]);
+        sensed.document["sensorElementList"] = json!([
+            {"sensorMetadata": {"startTime": "2023-11-14T23:13:20.500+01:00",
+                                "endTime": "2023-11-14T22:43:20Z"},
+             "sensorReport": [{"type": "Temperature", "value": 4.0, "uom": "CEL"}]},
+            {"sensorReport": [{"type": "Temperature", "value": 5.0, "uom": "CEL"}]}
+        ]);
+        must_capture(s, vec![sensed]).await;
+    }
+
+    /// After an upgrade to schema 4 or later: the sensor periods of [`fill`]'s event 11 (start
+    /// T0 + 0.5 s, end T0 + 30 min) are found by `GE_/LT_startTime` and `GE_/LT_endTime`.
+    pub async fn sensor_periods_filled_in(s: &Arc<dyn Store>) {
+        let q = |f: &dyn Fn(&mut EventQuery)| {
+            let mut q = EventQuery::default();
+            f(&mut q);
+            q
+        };
+        let cases: Vec<(EventQuery, BTreeSet<String>)> = vec![
+            (q(&|q| q.ge_start_time = Some(T0 + 500)), set(&[11])),
+            (q(&|q| q.ge_start_time = Some(T0 + 501)), set(&[])),
+            (q(&|q| q.lt_end_time = Some(T0 + 30 * MIN + 1)), set(&[11])),
+            (q(&|q| q.lt_end_time = Some(T0 + 30 * MIN)), set(&[])),
+        ];
+        for (query, want) in cases {
+            assert_eq!(hashes(s, query.clone()).await, want, "{query:?}");
+        }
     }
 
     /// Every read of the units and events of [`fill`], as text.

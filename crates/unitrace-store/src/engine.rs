@@ -279,6 +279,7 @@ pub fn validate_event(ev: &CaptureEvent) -> Result<String, String> {
         }
     }
     check_len("sensor reports", ev.sensor_reports.len(), MAX_LIST_LEN)?;
+    check_len("sensor elements", ev.sensor_periods.len(), MAX_LIST_LEN)?;
     for s in &ev.sensor_reports {
         check_opt("sensor type", &s.report_type)?;
         check_opt("sensor deviceID", &s.device_id)?;

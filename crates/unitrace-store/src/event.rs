@@ -294,6 +294,8 @@ pub struct CaptureEvent {
     pub ilmd_expiry: Option<String>,
     pub error_declaration: Option<ErrorDeclaration>,
     pub sensor_reports: Vec<SensorReport>,
+    /// (startTime, endTime) of each sensorElement's sensorMetadata that gives either, ms.
+    pub sensor_periods: Vec<(Option<i64>, Option<i64>)>,
     /// Extension, ILMD and other nested fields, for field queries.
     pub fields: Vec<EventField>,
     /// The whole event as JSON-LD; returned by queries as stored.
@@ -326,6 +328,7 @@ impl CaptureEvent {
             ilmd_expiry: None,
             error_declaration: None,
             sensor_reports: Vec::new(),
+            sensor_periods: Vec::new(),
             fields: Vec::new(),
             document: serde_json::Value::Null,
         }

@@ -101,6 +101,12 @@ pub struct EventQuery {
     /// Sensor report `GE_time` / `LT_time`.
     pub ge_sensor_time: Option<i64>,
     pub lt_sensor_time: Option<i64>,
+    /// `GE_startTime` / `LT_startTime` / `GE_endTime` / `LT_endTime` of sensorMetadata: one
+    /// sensor element of the event must satisfy each given bound.
+    pub ge_start_time: Option<i64>,
+    pub lt_start_time: Option<i64>,
+    pub ge_end_time: Option<i64>,
+    pub lt_end_time: Option<i64>,
     /// `EQ_/GT_/GE_/LT_/LE_value_<uom>`, `..._minValue_<uom>`, `..._maxValue_<uom>`, `..._meanValue_<uom>`;
     /// values in another unit of the same dimension are converted. Each filter needs one matching report.
     pub sensor_values: Vec<SensorValueFilter>,
