@@ -1130,9 +1130,12 @@ pub async fn post_subscription(
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::validation("\"dest\" (the webhook URL) is required"))?
         .to_string();
-    if !dest.starts_with("http://") || dest.len() > 2048 {
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|p| dest.len() > p.len() && dest[..p.len()].eq_ignore_ascii_case(p));
+    if !scheme_ok || dest.len() > 2048 {
         return Err(ApiError::validation(
-            "dest must be an http:// URL (this build delivers without TLS; put a TLS proxy in front)",
+            "dest must be an http:// or https:// URL of at most 2048 characters",
         ));
     }
     let schedule = match v.get("schedule") {

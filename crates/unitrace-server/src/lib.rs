@@ -52,6 +52,9 @@ pub struct Config {
     /// Run the alert detector on this node. Nodes sharing one database may leave it to some of
     /// them (alerts are raised once whichever node finds them).
     pub detect_alerts: bool,
+    /// A PEM file of root certificates trusted for `https://` webhook destinations besides the
+    /// built-in (Mozilla) roots: a private CA of a partner, or of a test.
+    pub webhook_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             max_named_queries: 1_000,
             state_file: None,
             detect_alerts: true,
+            webhook_ca_file: None,
         }
     }
 }
@@ -85,12 +89,33 @@ pub struct AppState {
     pub prepare_permits: Arc<tokio::sync::Semaphore>,
     /// Set to true when the server stops: ends WebSocket streams and the delivery loop.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Extra roots for webhook TLS (from [`Config::webhook_ca_file`]).
+    pub(crate) webhook_roots: Arc<Vec<reqwest::Certificate>>,
 }
 
 impl AppState {
-    /// Fails only when a state file of an earlier version exists and cannot be read.
+    /// Fails when a state file of an earlier version exists and cannot be read, or when the
+    /// webhook CA file cannot be read or holds no certificate.
     pub fn new(store: Arc<dyn Store>, config: Config) -> std::io::Result<AppState> {
         let legacy = subs::read_state_file(config.state_file.as_deref())?;
+        let webhook_roots = match &config.webhook_ca_file {
+            None => Vec::new(),
+            Some(p) => {
+                let bad = |what: String| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("webhook CA file {}: {what}", p.display()),
+                    )
+                };
+                let pem = std::fs::read(p).map_err(|e| bad(e.to_string()))?;
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+                if certs.is_empty() {
+                    return Err(bad("no PEM certificate in it".into()));
+                }
+                certs
+            }
+        };
         Ok(AppState {
             store,
             jobs: Arc::new(Jobs::new(config.queue_len, config.jobs_kept)),
@@ -100,6 +125,7 @@ impl AppState {
             legacy_state: Arc::new(Mutex::new(legacy)),
             prepare_permits: Arc::new(tokio::sync::Semaphore::new(PREPARE_CONCURRENCY)),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            webhook_roots: Arc::new(webhook_roots),
         })
     }
 }

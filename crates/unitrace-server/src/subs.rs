@@ -751,7 +751,15 @@ async fn node_name(state: &AppState) -> String {
 
 /// The delivery loop; ends when `stop` fires (a delivery under way is finished first).
 pub async fn delivery_loop(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder().timeout(SEND_TIMEOUT).build() {
+    // TLS: rustls with the built-in Mozilla roots and the configured extra ones; no redirects
+    // (a webhook answers itself).
+    let mut builder = reqwest::Client::builder()
+        .timeout(SEND_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none());
+    for c in state.webhook_roots.iter() {
+        builder = builder.add_root_certificate(c.clone());
+    }
+    let client = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client; subscriptions are not delivered");

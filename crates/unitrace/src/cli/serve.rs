@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// A TOML file with `db`, `listen`, limits (`max_capture_bytes`, `max_events_per_capture`,
     /// `max_body_bytes`, `queue_len`, `max_per_page`) and `state_file` (the named queries and
     /// subscriptions file of earlier versions, imported into the store once; default next to a
-    /// SQLite database).
+    /// SQLite database), `detect_alerts` and `webhook_ca_file` (extra trusted roots, PEM, for
+    /// https:// webhooks).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Load the demo dataset (through the capture path) before serving.
@@ -55,6 +56,7 @@ struct FileConfig {
     max_per_page: Option<u32>,
     state_file: Option<PathBuf>,
     detect_alerts: Option<bool>,
+    webhook_ca_file: Option<PathBuf>,
 }
 
 fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
@@ -109,6 +111,7 @@ fn settings(args: &ServeArgs) -> Result<(String, String, Config)> {
         c.queue_len = v;
     }
     c.detect_alerts = !args.no_detector && file.detect_alerts.unwrap_or(true);
+    c.webhook_ca_file = file.webhook_ca_file.clone();
     if let Some(v) = file.max_per_page {
         if v == 0 || v > unitrace_store::limits::MAX_PER_PAGE {
             bail!(
