@@ -3,7 +3,10 @@
 //!
 //! `cargo run --release -p unitrace-server --example bench_http -- [DOCS] [RPS] [SECONDS]`
 //! prints one JSON object. The process holds both the server and the client, so `max_rss_mb` is
-//! an upper bound for the server alone.
+//! an upper bound for the server alone. Environment: `BENCH_DETECTOR=off` (server without the
+//! alert detector; the detector is then timed alone at the end), `BENCH_SETTLE=1` (read items
+//! only once the detector has caught up with the capture), `BENCH_URL=http://...` (load a server
+//! running elsewhere, e.g. `unitrace serve`, whose memory can then be measured alone).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,25 +59,38 @@ async fn main() {
     let docs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let rps: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let secs: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("bench.sqlite"), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    // BENCH_URL=http://host:port: load a server running elsewhere (e.g. `unitrace serve`, to
+    // measure its memory alone) instead of one in this process.
+    let external = std::env::var("BENCH_URL").ok().filter(|u| !u.is_empty());
     // BENCH_DETECTOR=off: the same run without the alert detector in the server (to see its
     // cost); the detector then runs alone over the whole store at the end, timed.
     let detector = std::env::var("BENCH_DETECTOR").map_or(true, |v| v != "off");
-    let config = Config {
-        detect_alerts: detector,
-        ..Config::default()
+    // BENCH_SETTLE=1: read items only once the detector has examined everything captured.
+    let settle = std::env::var("BENCH_SETTLE").is_ok_and(|v| v == "1");
+    let dir = tempfile::tempdir().unwrap();
+    let mut local = None;
+    let base = match &external {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let store = SqliteStore::open(dir.path().join("bench.sqlite"), Arc::new(SystemClock))
+                .await
+                .unwrap();
+            let config = Config {
+                detect_alerts: detector,
+                ..Config::default()
+            };
+            let store: Arc<dyn unitrace_store::Store> = Arc::new(store);
+            let state = AppState::new(store.clone(), config).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(run(listener, state, async {
+                let _ = rx.await;
+            }));
+            local = Some((store, tx, server));
+            base
+        }
     };
-    let store: Arc<dyn unitrace_store::Store> = Arc::new(store);
-    let state = AppState::new(store.clone(), config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(run(listener, state, async {
-        let _ = rx.await;
-    }));
     let client = reqwest::Client::new();
     let bodies: Vec<Vec<u8>> = (0..docs).map(doc).collect();
     let bodies = Arc::new(bodies);
@@ -129,6 +145,12 @@ async fn main() {
     }
     let capture_s = start.elapsed().as_secs_f64();
     let epcs = docs * EVENTS_PER_DOC * EPCS_PER_EVENT;
+    let mut settle_s = None;
+    if let (true, true, Some((store, _, _))) = (settle, detector, &local) {
+        let t = Instant::now();
+        wait_for_detector(store.as_ref()).await;
+        settle_s = Some(t.elapsed().as_secs_f64());
+    }
 
     // GET /items/{id} at a fixed rate.
     let total = rps * secs;
@@ -162,7 +184,7 @@ async fn main() {
     let max_rss = max_rss_mb();
     // The detector alone over everything captured (only when the server did not run it).
     let mut detector_figures = json!(null);
-    if !detector {
+    if let (false, Some((store, _, _))) = (detector, &local) {
         let t = Instant::now();
         let (mut events, mut units) = (0, 0);
         loop {
@@ -191,9 +213,50 @@ async fn main() {
         "items_p50_ms": pct(0.50),
         "items_p99_ms": pct(0.99),
         "max_rss_mb_server_and_client": max_rss,
+        "server": if external.is_some() { "external" } else { "in process" },
+        "detector": detector,
+        "settled_before_items_s": settle_s,
         "detector_alone": detector_figures,
     });
     println!("{out}");
-    let _ = tx.send(());
-    server.await.unwrap().unwrap();
+    if let Some((_, tx, server)) = local {
+        let _ = tx.send(());
+        server.await.unwrap().unwrap();
+    }
+}
+
+/// Wait until the alert detector's watermark reaches the newest stored event.
+async fn wait_for_detector(store: &dyn unitrace_store::Store) {
+    use unitrace_ops::alerts::{KIND_WATERMARK, WATERMARK_KEY};
+    use unitrace_store::{EventQuery, OrderBy, OrderDirection};
+    let newest = store
+        .query_events(&EventQuery {
+            order_by: OrderBy::RecordTime,
+            order_direction: OrderDirection::Desc,
+            per_page: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .events
+        .into_iter()
+        .next()
+        .map(|e| (e.record_time, e.seq));
+    let Some(newest) = newest else { return };
+    loop {
+        if let Some(r) = store
+            .get_record(KIND_WATERMARK, WATERMARK_KEY)
+            .await
+            .unwrap()
+        {
+            let at = (
+                r.body["record_time"].as_i64().unwrap_or(i64::MIN),
+                r.body["seq"].as_i64().unwrap_or(i64::MIN),
+            );
+            if at >= newest {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
