@@ -856,16 +856,10 @@ pub fn history_from_heads<'a>(unit: &str, heads: &'a HeadMap) -> Vec<&'a EventHe
                 }
             }
             for period in containment_periods(u, items) {
-                let from = match lo {
-                    Some(l) if l > period.from => l,
-                    _ => period.from,
+                let Some((from, to)) = period.within(lo, hi) else {
+                    continue;
                 };
-                let to = match (hi, period.to) {
-                    (Some(h), Some(t)) => Some(h.min(t)),
-                    (Some(h), None) => Some(h),
-                    (None, t) => t,
-                };
-                if to.is_some_and(|t| t <= from) || period.parent == unit {
+                if period.parent == unit {
                     continue;
                 }
                 let Some((p, ph)) = heads.get_key_value(&period.parent) else {

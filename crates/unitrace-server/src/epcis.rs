@@ -1151,8 +1151,9 @@ pub async fn post_subscription(
             "a subscription has either \"stream\": true or a \"schedule\"",
         ));
     }
+    // Present members have their documented types: null is not a dateTime, boolean or string.
     let secret = match v.get("signatureToken").or_else(|| v.get("secret")) {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 1024 => Some(s.clone()),
         Some(_) => {
             return Err(ApiError::validation(
@@ -1161,12 +1162,12 @@ pub async fn post_subscription(
         }
     };
     let report_if_empty = match v.get("reportIfEmpty") {
-        None | Some(Value::Null) => false,
+        None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::validation("reportIfEmpty must be a boolean")),
     };
     let watermark = match v.get("initialRecordTime") {
-        None | Some(Value::Null) => now_ms(),
+        None => now_ms(),
         Some(Value::String(t)) => unitrace_epcis::time::parse_instant(t)
             .map(|(i, _)| i.unix_millis())
             .map_err(|e| ApiError::validation(format!("initialRecordTime: {e}")))?,

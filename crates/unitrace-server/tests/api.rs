@@ -1289,6 +1289,18 @@ async fn scheduled_subscription_delivers_on_its_schedule() {
         ),
         (json!({"dest": "ftp://example.com/x", "stream": true}), 400),
         (
+            json!({"dest": hook, "stream": true, "initialRecordTime": null}),
+            400,
+        ),
+        (
+            json!({"dest": hook, "stream": true, "reportIfEmpty": null}),
+            400,
+        ),
+        (
+            json!({"dest": hook, "stream": true, "signatureToken": null}),
+            400,
+        ),
+        (
             json!({"dest": hook, "signatureToken": "s3cret", "schedule": {"second": "[0-59]"},
                 "initialRecordTime": "2000-01-01T00:00:00Z"}),
             201,

@@ -385,18 +385,9 @@ pub async fn timeline_of<R: TimelineReads + ?Sized>(
         let mut periods: Vec<(String, (i64, i64), Bound)> = Vec::new();
         for (unit, (lo, hi), history) in level {
             for p in state::containment_periods(&unit, history) {
-                let from = match lo {
-                    Some(l) if l > p.from => l,
-                    _ => p.from,
-                };
-                let to = match (hi, p.to) {
-                    (Some(h), Some(t)) => Some(h.min(t)),
-                    (Some(h), None) => Some(h),
-                    (None, t) => t,
-                };
-                if to.is_some_and(|t| t <= from) {
+                let Some((from, to)) = p.within(lo, hi) else {
                     continue;
-                }
+                };
                 periods.push((p.parent, from, to));
             }
         }

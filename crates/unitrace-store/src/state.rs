@@ -275,6 +275,30 @@ pub struct ContainmentPeriod {
     pub to: Option<(i64, i64)>,
 }
 
+impl ContainmentPeriod {
+    /// The part of the period within the window (`lo`, `hi`) (bounds exclusive, None: open);
+    /// None when nothing of it is left.
+    pub fn within(
+        &self,
+        lo: Option<(i64, i64)>,
+        hi: Option<(i64, i64)>,
+    ) -> Option<((i64, i64), Option<(i64, i64)>)> {
+        let from = match lo {
+            Some(l) if l > self.from => l,
+            _ => self.from,
+        };
+        let to = match (hi, self.to) {
+            (Some(h), Some(t)) => Some(h.min(t)),
+            (Some(h), None) => Some(h),
+            (None, t) => t,
+        };
+        if to.is_some_and(|t| t <= from) {
+            return None;
+        }
+        Some((from, to))
+    }
+}
+
 /// The periods a unit spent inside parents, from its history.
 pub fn containment_periods(epc: &str, mut items: Vec<HistoryItem>) -> Vec<ContainmentPeriod> {
     items.sort_by_key(HistoryItem::key);
@@ -306,4 +330,35 @@ pub fn containment_periods(epc: &str, mut items: Vec<HistoryItem>) -> Vec<Contai
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContainmentPeriod;
+
+    #[test]
+    fn period_within_a_window() {
+        let p = ContainmentPeriod {
+            parent: "p".into(),
+            from: (10, 1),
+            to: Some((40, 7)),
+        };
+        assert_eq!(p.within(None, None), Some(((10, 1), Some((40, 7)))));
+        assert_eq!(
+            p.within(Some((20, 0)), None),
+            Some(((20, 0), Some((40, 7))))
+        );
+        assert_eq!(
+            p.within(Some((5, 0)), Some((30, 0))),
+            Some(((10, 1), Some((30, 0))))
+        );
+        assert_eq!(p.within(Some((40, 7)), None), None);
+        assert_eq!(p.within(None, Some((10, 1))), None);
+        let open = ContainmentPeriod { to: None, ..p };
+        assert_eq!(
+            open.within(None, Some((99, 0))),
+            Some(((10, 1), Some((99, 0))))
+        );
+        assert_eq!(open.within(None, None), Some(((10, 1), None)));
+    }
 }
