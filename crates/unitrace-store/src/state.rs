@@ -275,14 +275,17 @@ pub struct ContainmentPeriod {
     pub to: Option<(i64, i64)>,
 }
 
+/// A position in event order: (event time, seq).
+pub type EventKey = (i64, i64);
+
 impl ContainmentPeriod {
     /// The part of the period within the window (`lo`, `hi`) (bounds exclusive, None: open);
     /// None when nothing of it is left.
     pub fn within(
         &self,
-        lo: Option<(i64, i64)>,
-        hi: Option<(i64, i64)>,
-    ) -> Option<((i64, i64), Option<(i64, i64)>)> {
+        lo: Option<EventKey>,
+        hi: Option<EventKey>,
+    ) -> Option<(EventKey, Option<EventKey>)> {
         let from = match lo {
             Some(l) if l > self.from => l,
             _ => self.from,
