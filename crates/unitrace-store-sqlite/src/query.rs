@@ -244,18 +244,11 @@ pub(crate) fn build_where(q: &EventQuery) -> StoreResult<Where> {
             ));
         }
     }
-    for (col, op, v) in [
-        ("start_time", ">=", q.ge_start_time),
-        ("start_time", "<", q.lt_start_time),
-        ("end_time", ">=", q.ge_end_time),
-        ("end_time", "<", q.lt_end_time),
-    ] {
-        if let Some(v) = v {
-            let p = w.int(v);
-            w.conds.push(format!(
-                "e.seq IN (SELECT m.event_seq FROM event_sensor_period m WHERE m.{col} {op} {p})"
-            ));
-        }
+    for (col, op, v) in q.sensor_period_bounds() {
+        let p = w.int(v);
+        w.conds.push(format!(
+            "e.seq IN (SELECT m.event_seq FROM event_sensor_period m WHERE m.{col} {op} {p})"
+        ));
     }
     for f in &q.fields {
         let n = w.text(&f.name);

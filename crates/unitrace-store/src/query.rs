@@ -274,6 +274,20 @@ fn check_values(name: &str, v: &[String]) -> StoreResult<()> {
 }
 
 impl EventQuery {
+    /// The sensorMetadata period bounds given, as (column of `event_sensor_period`, SQL
+    /// operator, value): the same conditions on every backend.
+    pub fn sensor_period_bounds(&self) -> Vec<(&'static str, &'static str, i64)> {
+        [
+            ("start_time", ">=", self.ge_start_time),
+            ("start_time", "<", self.lt_start_time),
+            ("end_time", ">=", self.ge_end_time),
+            ("end_time", "<", self.lt_end_time),
+        ]
+        .into_iter()
+        .filter_map(|(c, op, v)| v.map(|v| (c, op, v)))
+        .collect()
+    }
+
     /// Check limits and combinations; the backend calls this first.
     pub fn validate(&self) -> StoreResult<()> {
         let lists: [(&str, &Vec<String>); 21] = [
