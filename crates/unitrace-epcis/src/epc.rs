@@ -113,22 +113,6 @@ fn key_with_cd(mut body: String) -> Option<String> {
     Some(body)
 }
 
-/// `https://id.gs1.org/{ai}/{key}` followed by `/{qai}/{escaped value}` if given.
-fn dl(ai: &str, key: &str, qualifier: Option<(&str, &str)>) -> String {
-    let mut out = String::with_capacity(32 + key.len() + qualifier.map_or(0, |(_, v)| v.len() + 8));
-    out.push_str("https://id.gs1.org/");
-    out.push_str(ai);
-    out.push('/');
-    out.push_str(key);
-    if let Some((qai, v)) = qualifier {
-        out.push('/');
-        out.push_str(qai);
-        out.push('/');
-        dl_escape_into(v, &mut out);
-    }
-    out
-}
-
 /// Converts an EPC pure-identity URN, EPC class URN (LGTIN) or EPC ID pattern URN into the
 /// canonical GS1 Digital Link URI (`https://id.gs1.org/...`). `None` if `urn` is not such a URN.
 /// Whether an EPC URN is well-formed, i.e. [`urn_to_dl`] converts it; without allocating for
@@ -162,46 +146,81 @@ pub fn id_urn_to_dl(urn: &str) -> Option<String> {
     unitrace_id::digital_link::to_digital_link(&es).ok()
 }
 
+/// Appends the canonical GS1 Digital Link of `urn` (see [`urn_to_dl`]) to `out` and returns true,
+/// or returns false and leaves `out` as it was when `urn` is not such a URN. SGTIN and SGLN URNs
+/// (nearly every EPC in practice) are written straight into `out` without an intermediate string.
+pub fn urn_to_dl_into(urn: &str, out: &mut String) -> bool {
+    let start = out.len();
+    let ok = if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
+        let mut parts = body.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(cp), Some(ir), Some(ser)) if pair_ok(cp, ir, 13) && urn_component_ok(ser, 20) => {
+                out.push_str("https://id.gs1.org/01/");
+                let key = out.len();
+                out.push_str(&ir[..1]);
+                out.push_str(cp);
+                out.push_str(&ir[1..]);
+                push_check_digit(out, key) && {
+                    out.push_str("/21/");
+                    dl_escape_into(ser, out);
+                    true
+                }
+            }
+            _ => false,
+        }
+    } else if let Some(body) = urn.strip_prefix("urn:epc:id:sgln:") {
+        let mut parts = body.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(cp), Some(lr), Some(ext)) if pair_ok(cp, lr, 12) && urn_component_ok(ext, 20) => {
+                out.push_str("https://id.gs1.org/414/");
+                let key = out.len();
+                out.push_str(cp);
+                out.push_str(lr);
+                push_check_digit(out, key) && {
+                    if ext != "0" {
+                        out.push_str("/254/");
+                        dl_escape_into(ext, out);
+                    }
+                    true
+                }
+            }
+            _ => false,
+        }
+    } else {
+        return match urn_to_dl(urn) {
+            Some(dl) => {
+                out.push_str(&dl);
+                true
+            }
+            None => false,
+        };
+    };
+    if !ok {
+        out.truncate(start);
+    }
+    ok
+}
+
+/// Appends the GS1 check digit of `out[key..]`; false if it has none (not all digits).
+fn push_check_digit(out: &mut String, key: usize) -> bool {
+    match unitrace_id::check::gs1_check_digit(&out.as_bytes()[key..]) {
+        Some(cd) => {
+            out.push(char::from(cd));
+            true
+        }
+        None => false,
+    }
+}
+
 pub fn urn_to_dl(urn: &str) -> Option<String> {
     const DL: &str = "https://id.gs1.org";
     if let Some(body) = urn.strip_prefix("urn:epc:id:") {
         let (scheme, body) = body.split_once(':')?;
         let mut parts = body.splitn(3, '.');
         match scheme {
-            "sgtin" => {
-                let (cp, ir, ser) = (parts.next()?, parts.next()?, parts.next()?);
-                if !pair_ok(cp, ir, 13) {
-                    return None;
-                }
-                if !urn_component_ok(ser, 20) {
-                    return None;
-                }
-                let gtin = gtin_of(cp, ir)?;
-                let mut out = String::with_capacity(DL.len() + 22 + ser.len());
-                out.push_str(DL);
-                out.push_str("/01/");
-                out.push_str(&gtin);
-                out.push_str("/21/");
-                dl_escape_into(ser, &mut out);
-                Some(out)
-            }
-            "sgln" => {
-                let (cp, lr, ext) = (parts.next()?, parts.next()?, parts.next()?);
-                if !pair_ok(cp, lr, 12) {
-                    return None;
-                }
-                if !urn_component_ok(ext, 20) {
-                    return None;
-                }
-                let mut body = String::with_capacity(13);
-                body.push_str(cp);
-                body.push_str(lr);
-                let gln = key_with_cd(body)?;
-                if ext == "0" {
-                    Some(dl("414", &gln, None))
-                } else {
-                    Some(dl("414", &gln, Some(("254", ext))))
-                }
+            "sgtin" | "sgln" => {
+                let mut out = String::with_capacity(DL.len() + 24 + body.len());
+                urn_to_dl_into(urn, &mut out).then_some(out)
             }
             "ginc" => {
                 let (cp, r) = body.split_once('.')?;
@@ -454,6 +473,21 @@ pub fn normalise_to_dl(value: &str) -> Option<String> {
         urn_to_dl(value)
     } else {
         canonical_dl(value)
+    }
+}
+
+/// [`normalise_to_dl`] appended to `out` (true), or nothing appended (false).
+pub fn normalise_to_dl_into(value: &str, out: &mut String) -> bool {
+    if value.starts_with("urn:epc:") {
+        urn_to_dl_into(value, out)
+    } else {
+        match canonical_dl(value) {
+            Some(dl) => {
+                out.push_str(&dl);
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -237,15 +237,17 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
         if t.is_empty() {
             return;
         }
-        let v = if has_ci(name, "time") && !has_ci(name, "offset") {
-            Cow::Owned(fix_timestamp(t))
+        let start = out.len();
+        out.push_str(name);
+        out.push('=');
+        let value = out.len();
+        if has_ci(name, "time") && !has_ci(name, "offset") {
+            out.push_str(&fix_timestamp(t));
         } else {
-            canonize(t)
-        };
-        if !v.is_empty() {
-            out.push_str(name);
-            out.push('=');
-            out.push_str(&v);
+            canonize_into(t, out);
+        }
+        if out.len() == value {
+            out.truncate(start);
         }
     };
     for (i, f) in fields.iter().enumerate() {
@@ -898,17 +900,36 @@ pub fn canonize_value(text: &str) -> String {
     canonize(text).into_owned()
 }
 
-/// [`canonize_value`] without copying values that stay as they are.
-fn canonize(text: &str) -> Cow<'_, str> {
-    if (text.starts_with("urn:epc:") || text.starts_with("http"))
+/// [`canonize`] appended to `out`, writing GS1 identifiers' Digital Links straight into it.
+fn canonize_into(text: &str, out: &mut String) {
+    if is_identifier_like(text) {
+        if !is_vocab_term(text) && epc::normalise_to_dl_into(text, out) {
+            return;
+        }
+        out.push_str(text);
+        return;
+    }
+    out.push_str(&canonize(text));
+}
+
+/// Whether [`canonize`] treats `text` as a possible identifier (its first branch).
+fn is_identifier_like(text: &str) -> bool {
+    (text.starts_with("urn:epc:") || text.starts_with("http"))
         && text.contains('.')
         && !has(text, "urn:epcglobal:cbv:")
-    {
-        // A CBV or GS1 vocabulary term (one path segment after cbv/ or voc/) is no GS1 key.
-        let term = text
-            .strip_prefix("https://ref.gs1.org/cbv/")
-            .or_else(|| text.strip_prefix("https://gs1.org/voc/"));
-        if term.is_some_and(|t| !t.contains('/')) {
+}
+
+/// A CBV or GS1 vocabulary term (one path segment after cbv/ or voc/): no GS1 key.
+fn is_vocab_term(text: &str) -> bool {
+    text.strip_prefix("https://ref.gs1.org/cbv/")
+        .or_else(|| text.strip_prefix("https://gs1.org/voc/"))
+        .is_some_and(|t| !t.contains('/'))
+}
+
+/// [`canonize_value`] without copying values that stay as they are.
+fn canonize(text: &str) -> Cow<'_, str> {
+    if is_identifier_like(text) {
+        if is_vocab_term(text) {
             return Cow::Borrowed(text);
         }
         // An identifier: not a number, no CBV URN to replace.

@@ -74,3 +74,40 @@ fn urn_to_dl_agrees_with_the_identifier_library() {
     assert!(fast >= 100, "too few SGTIN/SGLN URNs compared: {fast}");
     assert!(compared > fast, "no delegated scheme compared");
 }
+
+mod into {
+    use proptest::prelude::*;
+    use unitrace_epcis::epc::{id_urn_to_dl, urn_is_well_formed, urn_to_dl, urn_to_dl_into};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// `urn_to_dl_into` appends exactly what `urn_to_dl` returns (or nothing), SGTIN and SGLN
+        /// agree with the identifier library, and well-formedness is what conversion says.
+        #[test]
+        fn urn_to_dl_into_appends_urn_to_dl(
+            scheme in prop::sample::select(vec!["sgtin", "sgln", "sscc", "grai", "giai", "sgtn"]),
+            cp in "[0-9]{5,13}",
+            rest in "[0-9]{0,7}|[0-9a]{1,6}",
+            ser in "[0-9A-Za-z%!()*+,:._-]{0,22}|0",
+            parts in 2usize..4,
+        ) {
+            let urn = if parts == 2 {
+                format!("urn:epc:id:{scheme}:{cp}.{rest}")
+            } else {
+                format!("urn:epc:id:{scheme}:{cp}.{rest}.{ser}")
+            };
+            let mut out = String::from("prefix=");
+            let ok = urn_to_dl_into(&urn, &mut out);
+            let want = urn_to_dl(&urn);
+            prop_assert_eq!(ok, want.is_some());
+            prop_assert_eq!(&out, &format!("prefix={}", want.as_deref().unwrap_or("")));
+            if matches!(scheme, "sgtin" | "sgln") {
+                prop_assert_eq!(urn_is_well_formed(&urn), ok);
+                if ok && !ser.contains('%') {
+                    prop_assert_eq!(id_urn_to_dl(&urn), want, "{}", urn);
+                }
+            }
+        }
+    }
+}
