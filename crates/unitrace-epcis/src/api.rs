@@ -6,6 +6,7 @@ use crate::epc::EpcFormat;
 use crate::hash::{self, HashContext};
 use crate::json::{self, JsonError, JsonEventReader};
 use crate::model::Document;
+use crate::plain;
 use crate::validate::{self, Problem};
 
 /// A document format.
@@ -108,7 +109,7 @@ pub fn for_each_event(
 ) -> Result<Map<String, Value>, Error> {
     stream(bytes, |item| match item {
         Streamed::Header(h, _) => f(Item::Header(h)),
-        Streamed::Namespaces(_) => {}
+        Streamed::Namespaces(_) | Streamed::Raw(..) => {}
         Streamed::Event(i, e) => f(Item::Event(i, e)),
     })
 }
@@ -120,6 +121,9 @@ enum Streamed<'a> {
     /// XML: namespaces of the standard context's prefixes first declared below the root (before
     /// the event that follows).
     Namespaces(&'a [(String, String)]),
+    /// JSON: the bytes of the next event, before parsing; setting the flag means the event has
+    /// been dealt with (no `Event` follows for it).
+    Raw(&'a [u8], &'a mut bool),
     Event(usize, Value),
 }
 
@@ -133,8 +137,14 @@ fn stream(bytes: &[u8], mut f: impl FnMut(Streamed<'_>)) -> Result<Map<String, V
             let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             let mut r = JsonEventReader::new(bytes)?;
             f(Streamed::Header(&r.header(), &[]));
-            for (i, ev) in r.by_ref().enumerate() {
-                f(Streamed::Event(i, ev?));
+            let mut i = 0;
+            while r.next_raw()? {
+                let mut done = false;
+                f(Streamed::Raw(r.raw_event(), &mut done));
+                if !done {
+                    f(Streamed::Event(i, r.parse_raw_event()?));
+                }
+                i += 1;
             }
             Ok(r.into_header().unwrap_or_default())
         }
@@ -255,6 +265,7 @@ fn hash_events(
                 add_namespaces(c, ns);
             }
         }
+        Streamed::Raw(..) => {}
         Streamed::Event(_, e) => match &ctx {
             Some(c) => f(&e, c),
             None => pending.push(e),
@@ -304,6 +315,7 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
     let mut ctx: Option<HashContext> = None;
     let mut pending = Vec::new();
     let mut hashes = Vec::new();
+    let mut buf = String::new();
     let res = stream(bytes, |item| match item {
         Streamed::Header(h, ns) => {
             v.set_header(h);
@@ -314,6 +326,15 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
         Streamed::Namespaces(ns) => {
             if let Some(c) = &mut ctx {
                 add_namespaces(c, ns);
+            }
+        }
+        Streamed::Raw(raw, done) => {
+            // A valid plain ObjectEvent: hashed from its bytes (see `crate::plain`).
+            if let Some(c) = &ctx {
+                if let Some(h) = plain::event_hash_valid_plain(raw, c, &mut buf) {
+                    hashes.push(h);
+                    *done = true;
+                }
             }
         }
         Streamed::Event(i, e) => {

@@ -185,18 +185,16 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
     if obj.len() > 16 {
         return None;
     }
-    let mut fields: [Option<&Value>; 9] = [None; 9];
-    let mut ev_type = "";
+    let mut view = PlainView::<Value>::default();
     for (k, v) in obj {
         let k = k.as_str();
         if ctx.ignore_fields.iter().any(|f| f == k) {
             return None;
         }
         match k {
-            "type" => ev_type = v.as_str()?,
-            "eventID" | "recordTime" => {
-                v.as_str()?;
-            }
+            "type" => view.ev_type = v.as_str()?,
+            "eventID" => view.event_id = Some(v.as_str()?),
+            "recordTime" => view.record_time = Some(v.as_str()?),
             _ => {
                 let i = PLAIN_ORDER.iter().position(|p| *p == k)?;
                 match (i, v) {
@@ -204,22 +202,88 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
                         if !a.iter().all(Value::is_string) {
                             return None;
                         }
+                        view.epcs = Some(a);
                     }
                     (7 | 8, Value::Object(m)) => {
-                        if m.len() != 1 || !m.get("id").is_some_and(Value::is_string) {
+                        if m.len() != 1 {
                             return None;
                         }
+                        view.strs[i] = Some(m.get("id")?.as_str()?);
                     }
                     (3 | 7 | 8, _) => return None,
-                    (_, Value::String(_)) => {}
+                    (_, Value::String(s)) => view.strs[i] = Some(s),
                     _ => return None,
                 }
-                fields[i] = Some(v);
             }
         }
     }
+    let mut out = String::with_capacity(256);
+    pre_hash_plain_view(&view, ctx, &mut out);
+    Some(out)
+}
+
+/// A string element of an EPC list, whatever holds it.
+pub(crate) trait EpcStr {
+    /// The string (empty if it is none).
+    fn text(&self) -> &str;
+}
+
+impl EpcStr for Value {
+    fn text(&self) -> &str {
+        self.as_str().unwrap_or_default()
+    }
+}
+
+/// The members of a plain event (see [`pre_hash_plain`]): `strs[i]` is the value of
+/// `PLAIN_ORDER[i]` (for `readPoint` and `bizLocation`, their `id`), except `epcList` (index 3),
+/// which is `epcs`. The members are not ignored by the document (the caller checks).
+pub(crate) struct PlainView<'a, T> {
+    pub ev_type: &'a str,
+    pub event_id: Option<&'a str>,
+    pub record_time: Option<&'a str>,
+    pub strs: [Option<&'a str>; 9],
+    pub epcs: Option<&'a [T]>,
+}
+
+impl<T> Default for PlainView<'_, T> {
+    fn default() -> Self {
+        PlainView {
+            ev_type: "",
+            event_id: None,
+            record_time: None,
+            strs: [None; 9],
+            epcs: None,
+        }
+    }
+}
+
+/// Appends the pre-hash string of a plain event to `out` (the one implementation behind
+/// [`pre_hash_plain`] and the borrowed JSON fast path).
+pub(crate) fn pre_hash_plain_view<T: EpcStr>(
+    view: &PlainView<'_, T>,
+    ctx: &HashContext,
+    out: &mut String,
+) {
+    // Vocabulary URIs the event uses: what `collect_expanded` finds on the same members.
     let mut expanded = Vec::new();
-    collect_expanded(obj, &mut expanded);
+    for (i, kind) in [(5, VocabKind::BizStep), (6, VocabKind::Disposition)] {
+        if let Some(u) = view.strs[i].and_then(|s| kind.to_web_uri(s)) {
+            expanded.push(u);
+        }
+    }
+    let mut literal = |s: &str| {
+        if s.starts_with("https://ref.gs1.org/cbv") || s.starts_with("https://gs1.org/voc") {
+            expanded.push(s.to_owned());
+        }
+    };
+    literal(view.ev_type);
+    view.event_id.into_iter().for_each(&mut literal);
+    view.record_time.into_iter().for_each(&mut literal);
+    view.strs.iter().flatten().for_each(|s| literal(s));
+    view.epcs
+        .unwrap_or_default()
+        .iter()
+        .for_each(|x| literal(x.text()));
     expanded.sort();
     expanded.dedup();
     let conv = Converter {
@@ -227,9 +291,8 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
         expanded: &expanded,
         local_ns: Vec::new(),
     };
-    let mut out = String::with_capacity(256);
     out.push_str("eventType=");
-    out.push_str(ev_type);
+    out.push_str(view.ev_type);
     // `name=value` of one leaf (nothing when the value is empty), as `child_pre_hash` renders it.
     let leaf = |out: &mut String, name: &str, s: &str| {
         let v = conv.value(s);
@@ -250,24 +313,22 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
             out.truncate(start);
         }
     };
-    for (i, f) in fields.iter().enumerate() {
-        let Some(v) = f else { continue };
-        let name = PLAIN_ORDER[i];
-        match v {
-            Value::String(s) => leaf(&mut out, name, s),
-            Value::Array(a) => {
+    for (i, name) in PLAIN_ORDER.iter().enumerate() {
+        match (i, view.strs[i]) {
+            (3, _) => {
+                let Some(a) = view.epcs else { continue };
                 let start = out.len();
                 out.push_str(name);
                 let after_name = out.len();
-                if let [one] = a.as_slice() {
-                    leaf(&mut out, "epc", one.as_str().unwrap_or_default());
+                if let [one] = a {
+                    leaf(out, "epc", one.text());
                 } else {
                     // Every `epc=...` rendered into one buffer, then sorted as slices.
                     let mut buf = String::with_capacity(a.len() * 48);
                     let mut spans = Vec::with_capacity(a.len());
                     for x in a {
                         let b = buf.len();
-                        leaf(&mut buf, "epc", x.as_str().unwrap_or_default());
+                        leaf(&mut buf, "epc", x.text());
                         if buf.len() > b {
                             spans.push((b, buf.len()));
                         }
@@ -281,21 +342,19 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
                     out.truncate(start);
                 }
             }
-            Value::Object(m) => {
+            (7 | 8, Some(id)) => {
                 let start = out.len();
                 out.push_str(name);
                 let after_name = out.len();
-                if let Some(Value::String(id)) = m.get("id") {
-                    leaf(&mut out, "id", id);
-                }
+                leaf(out, "id", id);
                 if out.len() == after_name {
                     out.truncate(start);
                 }
             }
-            _ => {}
+            (_, Some(s)) => leaf(out, name, s),
+            (_, None) => {}
         }
     }
-    Some(out)
 }
 
 /// The pre-hash string of any event, through a node tree.

@@ -423,9 +423,20 @@ impl<R: Read> JsonEventReader<R> {
     }
 
     fn next_event(&mut self) -> Result<Option<Value>, JsonError> {
+        if !self.next_raw()? {
+            return Ok(None);
+        }
+        let v = self.parse_raw_event()?;
+        self.events_read += 1;
+        Ok(Some(v))
+    }
+
+    /// Cuts the next event out of the input without parsing it (its bytes are then
+    /// [`Self::raw_event`]); false at the end of the event list(s).
+    pub(crate) fn next_raw(&mut self) -> Result<bool, JsonError> {
         loop {
             let State::InEvents { first } = self.state else {
-                return Ok(None);
+                return Ok(false);
             };
             self.skip_ws()?;
             match self.peek()? {
@@ -433,7 +444,7 @@ impl<R: Read> JsonEventReader<R> {
                     self.bump();
                     self.state = State::Members;
                     if !self.run_members()? {
-                        return Ok(None);
+                        return Ok(false);
                     }
                     continue;
                 }
@@ -451,11 +462,19 @@ impl<R: Read> JsonEventReader<R> {
                 }
             }
             self.capture()?;
-            let v: Value = self.parse_scratch()?;
             self.state = State::InEvents { first: false };
-            self.events_read += 1;
-            return Ok(Some(v));
+            return Ok(true);
         }
+    }
+
+    /// The bytes of the event [`Self::next_raw`] cut out.
+    pub(crate) fn raw_event(&self) -> &[u8] {
+        &self.scratch
+    }
+
+    /// The event [`Self::next_raw`] cut out, parsed.
+    pub(crate) fn parse_raw_event(&self) -> Result<Value, JsonError> {
+        self.parse_scratch()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod epc;
 pub mod hash;
 pub mod json;
 pub mod model;
+mod plain;
 pub mod time;
 pub mod validate;
 pub mod vocab;

@@ -96,6 +96,11 @@ fn epc_problem(v: &Value, class_level: bool) -> Option<String> {
     let Some(s) = v.as_str() else {
         return Some(format!("must be a URI string, found {}", show(v)));
     };
+    epc_problem_str(s, class_level)
+}
+
+/// [`epc_problem`] of a string.
+pub(crate) fn epc_problem_str(s: &str, class_level: bool) -> Option<String> {
     if !is_absolute_uri(s) {
         return Some(format!("must be an absolute URI, found \"{s}\""));
     }
