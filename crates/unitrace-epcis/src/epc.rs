@@ -34,7 +34,10 @@ fn dl_escape(s: &str) -> String {
 }
 
 fn dl_escape_into(s: &str, out: &mut String) {
-    if !s.contains(['!', '(', ')', '*', '+', ',', ':']) {
+    if !s
+        .bytes()
+        .any(|c| matches!(c, b'!' | b'(' | b')' | b'*' | b'+' | b',' | b':'))
+    {
         out.push_str(s);
         return;
     }
@@ -52,6 +55,41 @@ fn dl_escape_into(s: &str, out: &mut String) {
     }
 }
 
+/// The bytes an EPC URN component may hold unescaped: letters, digits and `!')(*+,.:;=_-`.
+const URN_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'\''
+                    | b')'
+                    | b'('
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'.'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'_'
+                    | b'-'
+            );
+        c += 1;
+    }
+    t
+};
+
+/// `a.b.rest` (at least two dots; `rest` may hold more), as `splitn(3, '.')` gives it.
+fn split3(body: &str) -> Option<(&str, &str, &str)> {
+    let b = body.as_bytes();
+    let i = b.iter().position(|&c| c == b'.')?;
+    let j = i + 1 + b[i + 1..].iter().position(|&c| c == b'.')?;
+    Some((&body[..i], &body[i + 1..j], &body[j + 1..]))
+}
+
 fn urn_component_ok(s: &str, max: usize) -> bool {
     // GS1 AI encodable character set 82 as escaped in EPC URNs (TDS 2.x, table A-1).
     let b = s.as_bytes();
@@ -66,7 +104,7 @@ fn urn_component_ok(s: &str, max: usize) -> bool {
                 return false;
             }
             i += 3;
-        } else if c.is_ascii_alphanumeric() || b"!')(*+,.:;=_-".contains(&c) {
+        } else if URN_CHAR[usize::from(c)] {
             i += 1;
         } else {
             return false;
@@ -119,20 +157,18 @@ fn key_with_cd(mut body: String) -> Option<String> {
 /// the common SGTIN URN.
 pub fn urn_is_well_formed(urn: &str) -> bool {
     if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
-        let mut parts = body.splitn(3, '.');
-        return match (parts.next(), parts.next(), parts.next()) {
+        return match split3(body) {
             // `urn_to_dl` fails for an SGTIN exactly when these fail (the check digit of an
             // all-digit body always exists).
-            (Some(cp), Some(ir), Some(ser)) => pair_ok(cp, ir, 13) && urn_component_ok(ser, 20),
-            _ => false,
+            Some((cp, ir, ser)) => pair_ok(cp, ir, 13) && urn_component_ok(ser, 20),
+            None => false,
         };
     }
     if let Some(body) = urn.strip_prefix("urn:epc:id:sgln:") {
-        let mut parts = body.splitn(3, '.');
-        return match (parts.next(), parts.next(), parts.next()) {
+        return match split3(body) {
             // As in `urn_to_dl`: the GLN body is all digits, so its check digit exists.
-            (Some(cp), Some(lr), Some(ext)) => pair_ok(cp, lr, 12) && urn_component_ok(ext, 20),
-            _ => false,
+            Some((cp, lr, ext)) => pair_ok(cp, lr, 12) && urn_component_ok(ext, 20),
+            None => false,
         };
     }
     urn_to_dl(urn).is_some()
@@ -152,9 +188,8 @@ pub fn id_urn_to_dl(urn: &str) -> Option<String> {
 pub fn urn_to_dl_into(urn: &str, out: &mut String) -> bool {
     let start = out.len();
     let ok = if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
-        let mut parts = body.splitn(3, '.');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(cp), Some(ir), Some(ser)) if pair_ok(cp, ir, 13) && urn_component_ok(ser, 20) => {
+        match split3(body) {
+            Some((cp, ir, ser)) if pair_ok(cp, ir, 13) && urn_component_ok(ser, 20) => {
                 out.push_str("https://id.gs1.org/01/");
                 let key = out.len();
                 out.push_str(&ir[..1]);
@@ -169,9 +204,8 @@ pub fn urn_to_dl_into(urn: &str, out: &mut String) -> bool {
             _ => false,
         }
     } else if let Some(body) = urn.strip_prefix("urn:epc:id:sgln:") {
-        let mut parts = body.splitn(3, '.');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(cp), Some(lr), Some(ext)) if pair_ok(cp, lr, 12) && urn_component_ok(ext, 20) => {
+        match split3(body) {
+            Some((cp, lr, ext)) if pair_ok(cp, lr, 12) && urn_component_ok(ext, 20) => {
                 out.push_str("https://id.gs1.org/414/");
                 let key = out.len();
                 out.push_str(cp);

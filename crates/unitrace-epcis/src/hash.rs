@@ -804,15 +804,29 @@ fn is_user_extension(name: &str) -> bool {
 }
 
 /// Substring test for short needles (cheaper than the general searcher on short names).
+/// Only positions where the first byte matches are compared in full.
 fn has(h: &str, n: &str) -> bool {
     let (h, n) = (h.as_bytes(), n.as_bytes());
-    h.len() >= n.len() && h.windows(n.len()).any(|w| w == n)
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    h.len() >= n.len()
+        && h[..=h.len() - n.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == first && &h[i + 1..i + n.len()] == rest)
 }
 
 /// Case-insensitive [`has`] with an ASCII lower-case needle.
 fn has_ci(h: &str, n: &str) -> bool {
     let (h, n) = (h.as_bytes(), n.as_bytes());
-    h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    h.len() >= n.len()
+        && h[..=h.len() - n.len()].iter().enumerate().any(|(i, &b)| {
+            b.eq_ignore_ascii_case(&first) && h[i + 1..i + n.len()].eq_ignore_ascii_case(rest)
+        })
 }
 
 fn render_in_order(children: &mut Vec<Node<'_>>, order: &[Prop], out: &mut String) {
@@ -974,7 +988,7 @@ fn canonize_into(text: &str, out: &mut String) {
 /// Whether [`canonize`] treats `text` as a possible identifier (its first branch).
 fn is_identifier_like(text: &str) -> bool {
     (text.starts_with("urn:epc:") || text.starts_with("http"))
-        && text.contains('.')
+        && text.as_bytes().contains(&b'.')
         && !has(text, "urn:epcglobal:cbv:")
 }
 
@@ -1120,6 +1134,18 @@ mod tests {
         assert_eq!(normalise_number("12a"), None);
         assert_eq!(normalise_number("."), None);
         assert_eq!(normalise_number("nan"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn substring_tests_agree_with_windows(h in "[a-cA-C:]{0,12}", n in "[a-c:]{1,4}") {
+            let (hb, nb) = (h.as_bytes(), n.as_bytes());
+            let want = hb.len() >= nb.len() && hb.windows(nb.len()).any(|w| w == nb);
+            proptest::prop_assert_eq!(has(&h, &n), want);
+            let want_ci =
+                hb.len() >= nb.len() && hb.windows(nb.len()).any(|w| w.eq_ignore_ascii_case(nb));
+            proptest::prop_assert_eq!(has_ci(&h, &n), want_ci);
+        }
     }
 
     #[test]

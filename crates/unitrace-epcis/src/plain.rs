@@ -230,7 +230,11 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
     if !ctx.ignore_fields.is_empty() {
         return false;
     }
-    let mut de = serde_json::Deserializer::from_slice(raw);
+    // One UTF-8 check of the whole event is cheaper than serde_json's check of every string.
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
     let Ok(e) = <PlainEvent as de::Deserialize>::deserialize(&mut de) else {
         return false;
     };

@@ -109,23 +109,23 @@ pub(crate) fn epc_problem_str(s: &str, class_level: bool) -> Option<String> {
     } else {
         s.starts_with("urn:epc:id:")
             && matches!(
-                s[11..].split(':').next(),
+                s.as_bytes()[11..].split(|&c| c == b':').next(),
                 Some(
-                    "sgtin"
-                        | "sscc"
-                        | "sgln"
-                        | "grai"
-                        | "giai"
-                        | "gsrn"
-                        | "gsrnp"
-                        | "gdti"
-                        | "cpi"
-                        | "sgcn"
-                        | "ginc"
-                        | "gsin"
-                        | "itip"
-                        | "upui"
-                        | "pgln"
+                    b"sgtin"
+                        | b"sscc"
+                        | b"sgln"
+                        | b"grai"
+                        | b"giai"
+                        | b"gsrn"
+                        | b"gsrnp"
+                        | b"gdti"
+                        | b"cpi"
+                        | b"sgcn"
+                        | b"ginc"
+                        | b"gsin"
+                        | b"itip"
+                        | b"upui"
+                        | b"pgln"
                 )
             )
     };

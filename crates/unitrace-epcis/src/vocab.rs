@@ -340,20 +340,30 @@ impl VocabKind {
 /// `scheme:rest` with an RFC 3986 scheme (letter, then letters, digits, `+`, `-`, `.`) and a
 /// non-empty rest.
 pub fn is_absolute_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
+    let b = s.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
         return false;
     };
-    let b = scheme.as_bytes();
-    matches!(b.first(), Some(c) if c.is_ascii_alphabetic())
-        && b.iter()
+    let scheme = &b[..colon];
+    if !(matches!(scheme.first(), Some(c) if c.is_ascii_alphabetic())
+        && scheme
+            .iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        && !rest.is_empty()
-        && if s.is_ascii() {
-            // ASCII whitespace and control characters are exactly the bytes <= 0x20 and 0x7F.
-            !s.bytes().any(|c| c <= b' ' || c == 0x7f)
-        } else {
-            !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && colon + 1 < b.len())
+    {
+        return false;
+    }
+    // No whitespace or control character: for ASCII, exactly the bytes <= 0x20 and 0x7F (one
+    // pass over the bytes; the first non-ASCII byte switches to the character test).
+    for &c in b {
+        if c >= 0x80 {
+            return !s.chars().any(|c| c.is_whitespace() || c.is_control());
         }
+        if c <= b' ' || c == 0x7f {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -403,5 +413,31 @@ mod tests {
                 .as_deref(),
             Some("https://gs1.org/voc/Temperature")
         );
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use proptest::prelude::*;
+
+    /// The definition `is_absolute_uri` implements in one pass.
+    fn reference(s: &str) -> bool {
+        let Some((scheme, rest)) = s.split_once(':') else {
+            return false;
+        };
+        let b = scheme.as_bytes();
+        matches!(b.first(), Some(c) if c.is_ascii_alphabetic())
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+            && !rest.is_empty()
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        #[test]
+        fn absolute_uri_one_pass(s in "[a-zA-Z0-9+.:/ \\-\t\u{7f}\u{a0}\u{85}é]{0,12}") {
+            prop_assert_eq!(super::is_absolute_uri(&s), reference(&s), "{:?}", s);
+        }
     }
 }
