@@ -218,7 +218,7 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
         }
     }
     let mut out = String::with_capacity(256);
-    pre_hash_plain_view(&view, ctx, &mut out);
+    pre_hash_plain_view(&view, ctx, &mut out, |_, _| {});
     Some(out)
 }
 
@@ -259,10 +259,17 @@ impl<T> Default for PlainView<'_, T> {
 
 /// Appends the pre-hash string of a plain event to `out` (the one implementation behind
 /// [`pre_hash_plain`] and the borrowed JSON fast path).
+///
+/// `converted(i, ok)` is called for each element `i` of the EPC list that is an SGTIN or SGLN URN
+/// rendered as itself (no vocabulary or namespace expansion, no surrounding space): `ok` tells
+/// whether it was converted to a Digital Link, i.e. whether it is well-formed
+/// ([`epc::urn_is_well_formed`]). The fast path validates these EPCs with it instead of parsing
+/// them a second time.
 pub(crate) fn pre_hash_plain_view<T: EpcStr>(
     view: &PlainView<'_, T>,
     ctx: &HashContext,
     out: &mut String,
+    mut converted: impl FnMut(usize, bool),
 ) {
     // Vocabulary URIs the event uses: what `collect_expanded` finds on the same members.
     let mut expanded = Vec::new();
@@ -320,15 +327,35 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                 let start = out.len();
                 out.push_str(name);
                 let after_name = out.len();
+                // `leaf(out, "epc", x)`, with SGTIN and SGLN URNs that render as themselves
+                // converted in one step (what `canonize_into` does with them).
+                let mut epc = |out: &mut String, i: usize, x: &str| {
+                    let is_urn =
+                        x.starts_with("urn:epc:id:sgtin:") || x.starts_with("urn:epc:id:sgln:");
+                    if is_urn && !has(x, "urn:epcglobal:cbv:") {
+                        let v = conv.value(x);
+                        if std::ptr::eq(v.as_ref(), x) && v.trim().len() == x.len() {
+                            out.push_str("epc=");
+                            let ok = epc::urn_to_dl_into(x, out);
+                            if !ok {
+                                // Not convertible: `canonize` keeps it as it is.
+                                out.push_str(x);
+                            }
+                            converted(i, ok);
+                            return;
+                        }
+                    }
+                    leaf(out, "epc", x);
+                };
                 if let [one] = a {
-                    leaf(out, "epc", one.text());
+                    epc(out, 0, one.text());
                 } else {
                     // Every `epc=...` rendered into one buffer, then sorted as slices.
                     let mut buf = String::with_capacity(a.len() * 48);
                     let mut spans = Vec::with_capacity(a.len());
-                    for x in a {
+                    for (i, x) in a.iter().enumerate() {
                         let b = buf.len();
-                        leaf(&mut buf, "epc", x.text());
+                        epc(&mut buf, i, x.text());
                         if buf.len() > b {
                             spans.push((b, buf.len()));
                         }
@@ -544,9 +571,10 @@ impl<'a> Converter<'a> {
             return Cow::Borrowed(s);
         }
         let s = self.expand_bare(s);
-        if let Some((p, rest)) = s.split_once(':') {
-            if let Some(ns) = self.ns(p) {
-                return Cow::Owned(format!("{ns}{rest}"));
+        // The prefix up to the first ':' (a byte scan: prefixes are short).
+        if let Some(i) = s.bytes().position(|c| c == b':') {
+            if let Some(ns) = self.ns(&s[..i]) {
+                return Cow::Owned(format!("{ns}{}", &s[i + 1..]));
             }
         }
         Cow::Borrowed(s)

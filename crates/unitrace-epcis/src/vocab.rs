@@ -354,16 +354,14 @@ pub fn is_absolute_uri(s: &str) -> bool {
         return false;
     }
     // No whitespace or control character: for ASCII, exactly the bytes <= 0x20 and 0x7F (one
-    // pass over the bytes; the first non-ASCII byte switches to the character test).
-    for &c in b {
-        if c >= 0x80 {
-            return !s.chars().any(|c| c.is_whitespace() || c.is_control());
-        }
-        if c <= b' ' || c == 0x7f {
-            return false;
-        }
+    // branch-free pass over the bytes); non-ASCII text takes the character test.
+    let (ctl, non_ascii) = b.iter().fold((false, false), |(ctl, hi), &c| {
+        (ctl | (c <= b' ') | (c == 0x7f), hi | (c >= 0x80))
+    });
+    if ctl {
+        return false;
     }
-    true
+    !non_ascii || !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
