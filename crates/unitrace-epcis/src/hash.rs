@@ -112,12 +112,14 @@ pub fn event_hash(event: &Value, ctx: &HashContext) -> String {
 pub fn hash_id(pre_hash: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(pre_hash.as_bytes());
+    let mut hex = [0u8; 64];
+    for (i, b) in digest.iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
     let mut out = String::with_capacity(14 + 64 + 11);
     out.push_str("ni:///sha-256;");
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
+    out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     out.push_str("?ver=CBV2.0");
     out
 }
@@ -260,16 +262,16 @@ impl<T> Default for PlainView<'_, T> {
 /// Appends the pre-hash string of a plain event to `out` (the one implementation behind
 /// [`pre_hash_plain`] and the borrowed JSON fast path).
 ///
-/// `converted(i, ok)` is called for each element `i` of the EPC list that is an SGTIN or SGLN URN
-/// rendered as itself (no vocabulary or namespace expansion, no surrounding space): `ok` tells
-/// whether it was converted to a Digital Link, i.e. whether it is well-formed
+/// `converted(x, ok)` is called for each element `x` of the EPC list: `ok` is `Some` for an
+/// SGTIN or SGLN URN rendered as itself (no vocabulary or namespace expansion, no surrounding
+/// space) and tells whether it was converted to a Digital Link, i.e. whether it is well-formed
 /// ([`epc::urn_is_well_formed`]). The fast path validates these EPCs with it instead of parsing
 /// them a second time.
 pub(crate) fn pre_hash_plain_view<T: EpcStr>(
     view: &PlainView<'_, T>,
     ctx: &HashContext,
     out: &mut String,
-    mut converted: impl FnMut(usize, bool),
+    mut converted: impl FnMut(&str, Option<bool>),
 ) {
     // Vocabulary URIs the event uses: what `collect_expanded` finds on the same members.
     let mut expanded = Vec::new();
@@ -329,7 +331,7 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                 let after_name = out.len();
                 // `leaf(out, "epc", x)`, with SGTIN and SGLN URNs that render as themselves
                 // converted in one step (what `canonize_into` does with them).
-                let mut epc = |out: &mut String, i: usize, x: &str| {
+                let mut epc = |out: &mut String, x: &str| {
                     let is_urn =
                         x.starts_with("urn:epc:id:sgtin:") || x.starts_with("urn:epc:id:sgln:");
                     if is_urn && !has(x, "urn:epcglobal:cbv:") {
@@ -341,21 +343,22 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                                 // Not convertible: `canonize` keeps it as it is.
                                 out.push_str(x);
                             }
-                            converted(i, ok);
+                            converted(x, Some(ok));
                             return;
                         }
                     }
+                    converted(x, None);
                     leaf(out, "epc", x);
                 };
                 if let [one] = a {
-                    epc(out, 0, one.text());
+                    epc(out, one.text());
                 } else {
                     // Every `epc=...` rendered into one buffer, then sorted as slices.
                     let mut buf = String::with_capacity(a.len() * 48);
                     let mut spans = Vec::with_capacity(a.len());
-                    for (i, x) in a.iter().enumerate() {
+                    for x in a {
                         let b = buf.len();
-                        epc(&mut buf, i, x.text());
+                        epc(&mut buf, x.text());
                         if buf.len() > b {
                             spans.push((b, buf.len()));
                         }

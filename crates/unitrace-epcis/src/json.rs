@@ -259,8 +259,15 @@ impl<R: Read> JsonEventReader<R> {
                     if esc {
                         esc = false;
                     } else if b != b'"' && b != b'\\' {
-                        // Skip to the next quote or backslash in one search.
-                        match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        // Skip to the next quote or backslash: a plain scan over the first bytes
+                        // (most strings are short), one search beyond.
+                        let rest = &chunk[i..];
+                        let near = &rest[..rest.len().min(32)];
+                        if let Some(k) = near.iter().position(|&c| c == b'"' || c == b'\\') {
+                            i += k;
+                            continue;
+                        }
+                        match memchr::memchr2(b'"', b'\\', rest) {
                             Some(k) => {
                                 i += k;
                                 continue;

@@ -252,17 +252,14 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
     // Each EPC is valid when `epc_problem_str` finds nothing; for an SGTIN or SGLN URN the hash
     // writer has already parsed it: it is an absolute URI (the scheme `urn` is) when it has no
     // space or control character, and well-formed when it was converted.
-    let epcs = view.epcs.unwrap_or_default();
-    let mut checked = vec![false; epcs.len()];
     let mut ok = true;
-    hash::pre_hash_plain_view(&view, ctx, out, |i, converted| {
-        ok &= converted && !epcs[i].bytes().any(|c| c <= b' ' || c >= 0x7f);
-        checked[i] = true;
+    hash::pre_hash_plain_view(&view, ctx, out, |x, converted| {
+        ok &= match converted {
+            Some(converted) => converted && !x.bytes().any(|c| c <= b' ' || c >= 0x7f),
+            None => epc_problem_str(x, false).is_none(),
+        };
     });
-    ok && epcs
-        .iter()
-        .zip(&checked)
-        .all(|(x, c)| *c || epc_problem_str(x, false).is_none())
+    ok
 }
 
 /// The hash ID of a valid plain ObjectEvent given as JSON bytes (see [`pre_hash_valid_plain`]).
