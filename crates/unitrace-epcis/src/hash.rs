@@ -220,7 +220,7 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
         }
     }
     let mut out = String::with_capacity(256);
-    pre_hash_plain_view(&view, ctx, &mut out, |_, _| {});
+    let _ = pre_hash_plain_view(&view, ctx, &mut out, |_, _| {});
     Some(out)
 }
 
@@ -267,12 +267,16 @@ impl<T> Default for PlainView<'_, T> {
 /// space) and tells whether it was converted to a Digital Link, i.e. whether it is well-formed
 /// ([`epc::urn_is_well_formed`]). The fast path validates these EPCs with it instead of parsing
 /// them a second time.
+///
+/// Returns true when the EPC list renders to distinct entries, which implies that it holds no
+/// duplicate (equal EPCs render equally); false says nothing.
 pub(crate) fn pre_hash_plain_view<T: EpcStr>(
     view: &PlainView<'_, T>,
     ctx: &HashContext,
     out: &mut String,
     mut converted: impl FnMut(&str, Option<bool>),
-) {
+) -> bool {
+    let mut distinct = true;
     // Vocabulary URIs the event uses: what `collect_expanded` finds on the same members.
     let mut expanded = Vec::new();
     for (i, kind) in [(5, VocabKind::BizStep), (6, VocabKind::Disposition)] {
@@ -331,21 +335,27 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                 let after_name = out.len();
                 // `leaf(out, "epc", x)`, with SGTIN and SGLN URNs that render as themselves
                 // converted in one step (what `canonize_into` does with them).
+                // `conv.value` leaves every `urn:epc:id:` value as it is unless a namespace is
+                // named `urn` or an expanded vocabulary URI ends in such a value.
+                let urns_as_is =
+                    conv.ns("urn").is_none() && !expanded.iter().any(|e| has(e, "urn:epc:id:"));
                 let mut epc = |out: &mut String, x: &str| {
                     let is_urn =
                         x.starts_with("urn:epc:id:sgtin:") || x.starts_with("urn:epc:id:sgln:");
-                    if is_urn && !has(x, "urn:epcglobal:cbv:") {
-                        let v = conv.value(x);
-                        if std::ptr::eq(v.as_ref(), x) && v.trim().len() == x.len() {
-                            out.push_str("epc=");
-                            let ok = epc::urn_to_dl_into(x, out);
-                            if !ok {
-                                // Not convertible: `canonize` keeps it as it is.
-                                out.push_str(x);
-                            }
-                            converted(x, Some(ok));
-                            return;
+                    // (Starting with `u`, only trailing space could be trimmed.)
+                    if is_urn
+                        && urns_as_is
+                        && x.trim_end().len() == x.len()
+                        && !has(&x[1..], "urn:epcglobal:cbv:")
+                    {
+                        out.push_str("epc=");
+                        let ok = epc::urn_to_dl_into(x, out);
+                        if !ok {
+                            // Not convertible: `canonize` keeps it as it is.
+                            out.push_str(x);
                         }
+                        converted(x, Some(ok));
+                        return;
                     }
                     converted(x, None);
                     leaf(out, "epc", x);
@@ -364,6 +374,10 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                         }
                     }
                     spans.sort_unstable_by(|x, y| buf[x.0..x.1].cmp(&buf[y.0..y.1]));
+                    distinct = spans.len() == a.len()
+                        && spans
+                            .windows(2)
+                            .all(|w| buf[w[0].0..w[0].1] != buf[w[1].0..w[1].1]);
                     for (b, e) in spans {
                         out.push_str(&buf[b..e]);
                     }
@@ -385,6 +399,7 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
             (_, None) => {}
         }
     }
+    distinct
 }
 
 /// The pre-hash string of any event, through a node tree.

@@ -262,7 +262,7 @@ impl<R: Read> JsonEventReader<R> {
                         // Skip to the next quote or backslash: a plain scan over the first bytes
                         // (most strings are short), one search beyond.
                         let rest = &chunk[i..];
-                        let near = &rest[..rest.len().min(32)];
+                        let near = &rest[..rest.len().min(64)];
                         if let Some(k) = near.iter().position(|&c| c == b'"' || c == b'\\') {
                             i += k;
                             continue;

@@ -204,7 +204,7 @@ impl PlainEvent<'_> {
             && s(6).is_none_or(|v| vocab_ok(VocabKind::Disposition, v))
             && s(7).is_none_or(|v| epc_problem_str(v, false).is_none())
             && s(8).is_none_or(|v| epc_problem_str(v, false).is_none())
-            && self.epcs.as_ref().is_some_and(|a| no_duplicate(a))
+            && self.epcs.is_some()
     }
 }
 
@@ -252,14 +252,16 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
     // Each EPC is valid when `epc_problem_str` finds nothing; for an SGTIN or SGLN URN the hash
     // writer has already parsed it: it is an absolute URI (the scheme `urn` is) when it has no
     // space or control character, and well-formed when it was converted.
+    // A converted SGTIN or SGLN URN is an absolute URI: all its bytes are digits, dots, colons,
+    // letters or the URN component characters, none a space or control character.
     let mut ok = true;
-    hash::pre_hash_plain_view(&view, ctx, out, |x, converted| {
+    let distinct = hash::pre_hash_plain_view(&view, ctx, out, |x, converted| {
         ok &= match converted {
-            Some(converted) => converted && !x.bytes().any(|c| c <= b' ' || c >= 0x7f),
+            Some(converted) => converted,
             None => epc_problem_str(x, false).is_none(),
         };
     });
-    ok
+    ok && (distinct || e.epcs.as_deref().is_some_and(no_duplicate))
 }
 
 /// The hash ID of a valid plain ObjectEvent given as JSON bytes (see [`pre_hash_valid_plain`]).
