@@ -259,10 +259,10 @@ impl<R: Read> JsonEventReader<R> {
                     if esc {
                         esc = false;
                     } else if b != b'"' && b != b'\\' {
-                        // Skip to the next quote or backslash: a plain scan over the first bytes
+                        // Skip to the next quote or backslash: a plain scan over the first 16 bytes
                         // (most strings are short), one search beyond.
                         let rest = &chunk[i..];
-                        let near = &rest[..rest.len().min(64)];
+                        let near = &rest[..rest.len().min(16)];
                         if let Some(k) = near.iter().position(|&c| c == b'"' || c == b'\\') {
                             i += k;
                             continue;

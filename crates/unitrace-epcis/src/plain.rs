@@ -576,5 +576,16 @@ mod tests {
         let doc = format!("{HEAD}{dup}]}}}}");
         assert_eq!(check_doc(doc.as_bytes(), "dup"), 0);
         check_end_to_end(doc.as_bytes()).unwrap();
+        // Events across the reader's 64 KiB buffer boundaries, and a member after the list.
+        let many: Vec<String> = (0..700)
+            .map(|i| ev.replace(".107346.1\"", &format!(".107346.1{i}\"")))
+            .collect();
+        let doc = format!("{HEAD}{}],\"ex:after\":1}}}}", many.join(" ,\n"));
+        assert!(doc.len() > 3 * 65536);
+        assert_eq!(
+            crate::validate_and_hash(doc.as_bytes()).map(|h| h.len()),
+            Ok(700)
+        );
+        check_end_to_end(doc.as_bytes()).unwrap();
     }
 }
