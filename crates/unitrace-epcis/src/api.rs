@@ -315,7 +315,7 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
     let mut ctx: Option<HashContext> = None;
     let mut pending = Vec::new();
     let mut hashes = Vec::new();
-    let mut buf = String::new();
+    let mut scratch = plain::Scratch::default();
     let res = stream(bytes, |item| match item {
         Streamed::Header(h, ns) => {
             v.set_header(h);
@@ -331,7 +331,7 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
         Streamed::Raw(raw, done) => {
             // A valid plain ObjectEvent: hashed from its bytes (see `crate::plain`).
             if let Some(c) = &ctx {
-                if let Some(h) = plain::event_hash_valid_plain(raw, c, &mut buf) {
+                if let Some(h) = plain::event_hash_valid_plain(raw, c, &mut scratch) {
                     hashes.push(h);
                     *done = true;
                 }

@@ -220,7 +220,8 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
         }
     }
     let mut out = String::with_capacity(256);
-    let _ = pre_hash_plain_view(&view, ctx, &mut out, |_, _| {});
+    let expanded = plain_expanded(&view);
+    let _ = pre_hash_plain_view(&view, ctx, &expanded, &mut out, |_, _| {});
     Some(out)
 }
 
@@ -259,25 +260,32 @@ impl<T> Default for PlainView<'_, T> {
     }
 }
 
-/// Appends the pre-hash string of a plain event to `out` (the one implementation behind
-/// [`pre_hash_plain`] and the borrowed JSON fast path).
-///
-/// `converted(x, ok)` is called for each element `x` of the EPC list: `ok` is `Some` for an
-/// SGTIN or SGLN URN rendered as itself (no vocabulary or namespace expansion, no surrounding
-/// space) and tells whether it was converted to a Digital Link, i.e. whether it is well-formed
-/// ([`epc::urn_is_well_formed`]). The fast path validates these EPCs with it instead of parsing
-/// them a second time.
-///
-/// Returns true when the EPC list renders to distinct entries, which implies that it holds no
-/// duplicate (equal EPCs render equally); false says nothing.
-pub(crate) fn pre_hash_plain_view<T: EpcStr>(
-    view: &PlainView<'_, T>,
-    ctx: &HashContext,
-    out: &mut String,
-    mut converted: impl FnMut(&str, Option<bool>),
-) -> bool {
-    let mut distinct = true;
-    // Vocabulary URIs the event uses: what `collect_expanded` finds on the same members.
+/// A CBV or GS1 vocabulary URI written out (what `collect_expanded` collects as a literal).
+pub(crate) fn is_vocab_literal(s: &str) -> bool {
+    s.starts_with("https://ref.gs1.org/cbv") || s.starts_with("https://gs1.org/voc")
+}
+
+/// Whether a member other than `bizStep` and `disposition` holds a vocabulary URI (then the
+/// event's [`plain_expanded`] depends on more than those two).
+pub(crate) fn plain_has_other_literals<T: EpcStr>(view: &PlainView<'_, T>) -> bool {
+    is_vocab_literal(view.ev_type)
+        || view.event_id.is_some_and(is_vocab_literal)
+        || view.record_time.is_some_and(is_vocab_literal)
+        || view
+            .strs
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != 5 && i != 6 && s.is_some_and(is_vocab_literal))
+        || view
+            .epcs
+            .unwrap_or_default()
+            .iter()
+            .any(|x| is_vocab_literal(x.text()))
+}
+
+/// Vocabulary URIs a plain event uses, sorted and deduplicated: what `collect_expanded` finds
+/// on the same members.
+pub(crate) fn plain_expanded<T: EpcStr>(view: &PlainView<'_, T>) -> Vec<String> {
     let mut expanded = Vec::new();
     for (i, kind) in [(5, VocabKind::BizStep), (6, VocabKind::Disposition)] {
         if let Some(u) = view.strs[i].and_then(|s| kind.to_web_uri(s)) {
@@ -285,7 +293,7 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
         }
     }
     let mut literal = |s: &str| {
-        if s.starts_with("https://ref.gs1.org/cbv") || s.starts_with("https://gs1.org/voc") {
+        if is_vocab_literal(s) {
             expanded.push(s.to_owned());
         }
     };
@@ -299,9 +307,33 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
         .for_each(|x| literal(x.text()));
     expanded.sort();
     expanded.dedup();
+    expanded
+}
+
+/// Appends the pre-hash string of a plain event to `out` (the one implementation behind
+/// [`pre_hash_plain`] and the borrowed JSON fast path).
+///
+/// `converted(x, ok)` is called for each element `x` of the EPC list: `ok` is `Some` for an
+/// SGTIN or SGLN URN rendered as itself (no vocabulary or namespace expansion, no surrounding
+/// space) and tells whether it was converted to a Digital Link, i.e. whether it is well-formed
+/// ([`epc::urn_is_well_formed`]). The fast path validates these EPCs with it instead of parsing
+/// them a second time.
+///
+/// Returns true when the EPC list renders to distinct entries, which implies that it holds no
+/// duplicate (equal EPCs render equally); false says nothing.
+///
+/// `expanded` is [`plain_expanded`] of the event.
+pub(crate) fn pre_hash_plain_view<T: EpcStr>(
+    view: &PlainView<'_, T>,
+    ctx: &HashContext,
+    expanded: &[String],
+    out: &mut String,
+    mut converted: impl FnMut(&str, Option<bool>),
+) -> bool {
+    let mut distinct = true;
     let conv = Converter {
         ctx,
-        expanded: &expanded,
+        expanded,
         local_ns: Vec::new(),
     };
     out.push_str("eventType=");

@@ -191,7 +191,8 @@ fn vocab_ok(kind: VocabKind, s: &str) -> bool {
 impl PlainEvent<'_> {
     /// Whether [`crate::validate::Validator::event`] finds nothing wrong with this event (a
     /// plain ObjectEvent). Conservative: false sends the event to the general path.
-    fn valid(&self) -> bool {
+    /// `vocab_known`: `bizStep` and `disposition` are known to be valid.
+    fn valid(&self, vocab_known: bool) -> bool {
         let s = |i: usize| self.strs[i].as_deref();
         self.ev_type.as_deref() == Some("ObjectEvent")
             && s(0).is_some_and(time_ok)
@@ -200,8 +201,9 @@ impl PlainEvent<'_> {
             && self.event_id.as_deref().is_none_or(is_absolute_uri)
             && s(2).is_none()
             && matches!(s(4), Some("ADD" | "OBSERVE" | "DELETE"))
-            && s(5).is_none_or(|v| vocab_ok(VocabKind::BizStep, v))
-            && s(6).is_none_or(|v| vocab_ok(VocabKind::Disposition, v))
+            && (vocab_known
+                || (s(5).is_none_or(|v| vocab_ok(VocabKind::BizStep, v))
+                    && s(6).is_none_or(|v| vocab_ok(VocabKind::Disposition, v))))
             && s(7).is_none_or(|v| epc_problem_str(v, false).is_none())
             && s(8).is_none_or(|v| epc_problem_str(v, false).is_none())
             && self.epcs.is_some()
@@ -220,10 +222,20 @@ fn no_duplicate(a: &[Str<'_>]) -> bool {
     true
 }
 
-/// The pre-hash string of a valid plain ObjectEvent given as JSON bytes, written into `out`
-/// (cleared first); false (and `out` unspecified) when the event is not plain, not valid, or the
-/// document ignores fields.
-pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut String) -> bool {
+/// What the fast path keeps from one event to the next of a document.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The pre-hash string of the last event.
+    pub(crate) buf: String,
+    /// `bizStep` and `disposition` of an earlier valid event whose vocabulary URIs came from
+    /// these two alone, and those URIs ([`hash::plain_expanded`]).
+    vocab: Option<(Option<String>, Option<String>, Vec<String>)>,
+}
+
+/// The pre-hash string of a valid plain ObjectEvent given as JSON bytes, written into
+/// `scratch.buf` (cleared first); false (and the buffer unspecified) when the event is not plain,
+/// not valid, or the document ignores fields.
+pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, scratch: &mut Scratch) -> bool {
     if !ctx.ignore_fields.is_empty() {
         return false;
     }
@@ -235,11 +247,18 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
     let Ok(e) = <PlainEvent as de::Deserialize>::deserialize(&mut de) else {
         return false;
     };
-    if de.end().is_err() || !e.valid() {
-        return false;
-    }
     fn opt<'s>(s: &'s Option<Str<'_>>) -> Option<&'s str> {
         s.as_deref()
+    }
+    // Events of a document mostly share bizStep and disposition: their check and vocabulary
+    // URIs are reused.
+    let (biz_step, disposition) = (opt(&e.strs[5]), opt(&e.strs[6]));
+    let same_vocab = scratch
+        .vocab
+        .as_ref()
+        .is_some_and(|(b, d, _)| b.as_deref() == biz_step && d.as_deref() == disposition);
+    if de.end().is_err() || !e.valid(same_vocab) {
+        return false;
     }
     let view = PlainView {
         ev_type: opt(&e.ev_type).unwrap_or_default(),
@@ -248,14 +267,30 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
         strs: std::array::from_fn(|i| opt(&e.strs[i])),
         epcs: e.epcs.as_deref(),
     };
+    let other_literals = hash::plain_has_other_literals(&view);
+    if !same_vocab && !other_literals {
+        scratch.vocab = Some((
+            biz_step.map(str::to_owned),
+            disposition.map(str::to_owned),
+            hash::plain_expanded(&view),
+        ));
+    }
+    let computed;
+    let expanded = match &scratch.vocab {
+        Some((.., x)) if !other_literals => x.as_slice(),
+        _ => {
+            computed = hash::plain_expanded(&view);
+            computed.as_slice()
+        }
+    };
+    let out = &mut scratch.buf;
     out.clear();
     // Each EPC is valid when `epc_problem_str` finds nothing; for an SGTIN or SGLN URN the hash
-    // writer has already parsed it: it is an absolute URI (the scheme `urn` is) when it has no
-    // space or control character, and well-formed when it was converted.
-    // A converted SGTIN or SGLN URN is an absolute URI: all its bytes are digits, dots, colons,
-    // letters or the URN component characters, none a space or control character.
+    // writer has already parsed it: well-formed exactly when it was converted, and then an
+    // absolute URI (all its bytes are digits, dots, colons, letters or the URN component
+    // characters, none a space or control character).
     let mut ok = true;
-    let distinct = hash::pre_hash_plain_view(&view, ctx, out, |x, converted| {
+    let distinct = hash::pre_hash_plain_view(&view, ctx, expanded, out, |x, converted| {
         ok &= match converted {
             Some(converted) => converted,
             None => epc_problem_str(x, false).is_none(),
@@ -268,9 +303,9 @@ pub(crate) fn pre_hash_valid_plain(raw: &[u8], ctx: &HashContext, out: &mut Stri
 pub(crate) fn event_hash_valid_plain(
     raw: &[u8],
     ctx: &HashContext,
-    buf: &mut String,
+    scratch: &mut Scratch,
 ) -> Option<String> {
-    pre_hash_valid_plain(raw, ctx, buf).then(|| hash::hash_id(buf))
+    pre_hash_valid_plain(raw, ctx, scratch).then(|| hash::hash_id(&scratch.buf))
 }
 
 #[cfg(test)]
@@ -290,13 +325,14 @@ mod tests {
         let ctx = HashContext::from_document(&header);
         let mut v = Validator::default();
         v.set_header(&header);
-        let mut buf = String::new();
+        let mut scratch = Scratch::default();
         let mut accepted = 0;
         while let Ok(true) = r.next_raw() {
             let raw = r.raw_event().to_vec();
-            if !pre_hash_valid_plain(&raw, &ctx, &mut buf) {
+            if !pre_hash_valid_plain(&raw, &ctx, &mut scratch) {
                 continue;
             }
+            let buf = &scratch.buf;
             accepted += 1;
             let e = r.parse_raw_event().unwrap_or_else(|err| {
                 panic!(
@@ -307,7 +343,7 @@ mod tests {
             let mut problems = Vec::new();
             v.event(0, &e, &mut problems);
             assert!(problems.is_empty(), "{name}: accepted {e}: {problems:?}");
-            assert_eq!(buf, hash::pre_hash(&e, &ctx), "{name}: {e}");
+            assert_eq!(*buf, hash::pre_hash(&e, &ctx), "{name}: {e}");
         }
         accepted
     }
@@ -556,8 +592,7 @@ mod tests {
         #[test]
         fn fast_path_total(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let ctx = HashContext::default();
-            let mut buf = String::new();
-            if pre_hash_valid_plain(&bytes, &ctx, &mut buf) {
+            if pre_hash_valid_plain(&bytes, &ctx, &mut Scratch::default()) {
                 prop_assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok());
             }
         }
