@@ -259,15 +259,8 @@ impl<R: Read> JsonEventReader<R> {
                     if esc {
                         esc = false;
                     } else if b != b'"' && b != b'\\' {
-                        // Skip to the next quote or backslash: a plain scan over the first 16 bytes
-                        // (most strings are short), one search beyond.
-                        let rest = &chunk[i..];
-                        let near = &rest[..rest.len().min(16)];
-                        if let Some(k) = near.iter().position(|&c| c == b'"' || c == b'\\') {
-                            i += k;
-                            continue;
-                        }
-                        match memchr::memchr2(b'"', b'\\', rest) {
+                        // Skip to the next quote or backslash.
+                        match find_quote_or_backslash(&chunk[i..]) {
                             Some(k) => {
                                 i += k;
                                 continue;
@@ -501,6 +494,34 @@ impl<R: Read> Iterator for JsonEventReader<R> {
             }
         }
     }
+}
+
+/// The first `"` or `\\` in `s`: eight bytes at a time (most strings in events are short, too
+/// short for a vector search to pay off), then [`memchr::memchr2`] for long ones.
+fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= s.len() && i < 64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        // A byte of `x` is zero where `w` has the byte looked for; the lowest flagged byte is
+        // always a true one.
+        let (q, b) = (w ^ (LO * u64::from(b'"')), w ^ (LO * u64::from(b'\\')));
+        let m = (q.wrapping_sub(LO) & !q & HI) | (b.wrapping_sub(LO) & !b & HI);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i < 64 {
+        return s[i..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')
+            .map(|k| i + k);
+    }
+    memchr::memchr2(b'"', b'\\', &s[i..]).map(|k| i + k)
 }
 
 /// The event list inside a document value (`epcisBody.eventList` or
@@ -762,6 +783,19 @@ mod tests {
         assert_eq!(h["@context"], "c");
         assert_eq!(h["epcisBody"]["x"], 2);
         assert_eq!(h["epcisBody"]["eventList"], Value::Array(vec![]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finds_quote_or_backslash_like_a_scan(
+            s in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\\', 0x80, 0xdc, 0x22 ^ 0x80, 0x00, 0x01]), 0..150),
+            pad in 0usize..100,
+        ) {
+            let mut v = vec![b'x'; pad];
+            v.extend_from_slice(&s);
+            let want = v.iter().position(|&c| c == b'"' || c == b'\\');
+            proptest::prop_assert_eq!(find_quote_or_backslash(&v), want);
+        }
     }
 
     #[test]
