@@ -350,7 +350,7 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
         out.push('=');
         let value = out.len();
         if has_ci(name, "time") && !has_ci(name, "offset") {
-            out.push_str(&fix_timestamp(t));
+            fix_timestamp_into(t, out);
         } else {
             canonize_into(t, out);
         }
@@ -1026,6 +1026,13 @@ fn render_generic(children: &[Node<'_>]) -> String {
 
 /// UTC, millisecond precision (microseconds rounded half to even), `Z`. Unparseable text is kept.
 pub fn fix_timestamp(s: &str) -> String {
+    let mut out = String::with_capacity(24);
+    fix_timestamp_into(s, &mut out);
+    out
+}
+
+/// [`fix_timestamp`] appended to `out`.
+fn fix_timestamp_into(s: &str, out: &mut String) {
     match parse_instant(s) {
         Ok((i, _)) => {
             let micros = i.nanos / 1000;
@@ -1040,9 +1047,9 @@ pub fn fix_timestamp(s: &str) -> String {
                 millis = 0;
                 secs += 1;
             }
-            Instant::format_millis(secs, millis)
+            Instant::format_millis_into(secs, millis, out)
         }
-        Err(_) => s.to_owned(),
+        Err(_) => out.push_str(s),
     }
 }
 

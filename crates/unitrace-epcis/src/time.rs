@@ -66,6 +66,13 @@ impl Instant {
 
     /// `YYYY-MM-DDThh:mm:ss.mmmZ` with the given milliseconds (0..=999).
     pub fn format_millis(secs: i64, millis: u32) -> String {
+        let mut out = String::with_capacity(24);
+        Self::format_millis_into(secs, millis, &mut out);
+        out
+    }
+
+    /// [`Instant::format_millis`] appended to `out`.
+    pub fn format_millis_into(secs: i64, millis: u32, out: &mut String) {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
@@ -74,31 +81,28 @@ impl Instant {
             out.push(char::from(b'0' + (v / 10 % 10) as u8));
             out.push(char::from(b'0' + (v % 10) as u8));
         }
-        let mut out = String::with_capacity(24);
-
         if (0..=9999).contains(&y) {
-            push2(&mut out, y / 100);
-            push2(&mut out, y % 100);
+            push2(out, y / 100);
+            push2(out, y % 100);
         } else {
             use fmt::Write;
             let _ = write!(out, "{y:04}");
         }
         out.push('-');
-        push2(&mut out, m);
+        push2(out, m);
         out.push('-');
-        push2(&mut out, d);
+        push2(out, d);
         out.push('T');
-        push2(&mut out, sod / 3600);
+        push2(out, sod / 3600);
         out.push(':');
-        push2(&mut out, (sod % 3600) / 60);
+        push2(out, (sod % 3600) / 60);
         out.push(':');
-        push2(&mut out, sod % 60);
+        push2(out, sod % 60);
         out.push('.');
         let ms = i64::from(millis.min(999));
         out.push(char::from(b'0' + (ms / 100) as u8));
-        push2(&mut out, ms % 100);
+        push2(out, ms % 100);
         out.push('Z');
-        out
     }
 }
 
