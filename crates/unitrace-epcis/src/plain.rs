@@ -190,8 +190,10 @@ fn vocab_ok(kind: VocabKind, s: &str) -> bool {
 
 impl PlainEvent<'_> {
     /// Whether [`crate::validate::Validator::event`] finds nothing wrong with this event (a
-    /// plain ObjectEvent). Conservative: false sends the event to the general path.
-    /// `vocab_known`: `bizStep` and `disposition` are known to be valid.
+    /// plain ObjectEvent), apart from the elements of `epcList`, which are checked while the
+    /// pre-hash string is written (see [`pre_hash_valid_plain`]). Conservative: false sends the
+    /// event to the general path. `vocab_known`: `bizStep` and `disposition` are known to be
+    /// valid (the same as in an earlier valid event of the document).
     fn valid(&self, vocab_known: bool) -> bool {
         let s = |i: usize| self.strs[i].as_deref();
         self.ev_type.as_deref() == Some("ObjectEvent")
