@@ -8,26 +8,10 @@ use futures_util::SinkExt;
 use tokio_postgres::NoTls;
 use unitrace_store::{Action, CaptureEvent, StoreError, StoreResult};
 
+use crate::rows::copy_field as field;
 use crate::schema::{self, db_err};
 
-/// COPY text-format field: `\N` for NULL, backslash escapes otherwise.
-fn field(out: &mut String, v: Option<&str>) {
-    match v {
-        None => out.push_str("\\N"),
-        Some(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
+/// One `COPY ... FROM STDIN` (text format) of `data`.
 async fn copy(tx: &tokio_postgres::Transaction<'_>, sql: &str, data: String) -> StoreResult<()> {
     let sink = tx.copy_in::<_, bytes::Bytes>(sql).await.map_err(db_err)?;
     futures_util::pin_mut!(sink);

@@ -132,3 +132,21 @@ pub(crate) fn attrs_parse(s: Option<String>) -> StoreResult<serde_json::Value> {
         }
     }
 }
+
+/// Appends one COPY text-format field: `\N` for NULL, backslash escapes otherwise.
+pub(crate) fn copy_field(out: &mut String, v: Option<&str>) {
+    match v {
+        None => out.push_str("\\N"),
+        Some(s) => {
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}

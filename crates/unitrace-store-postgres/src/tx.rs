@@ -10,7 +10,7 @@ use unitrace_store::engine::{check_history_len, CaptureTx};
 use unitrace_store::state::{EventFacts, RoleSet};
 use unitrace_store::{Action, CaptureEvent, EpcRole, StoreError, StoreResult, UnitState};
 
-use crate::rows::{fact_cols, facts_from_row, json_list, unit_cols, unit_from_row};
+use crate::rows::{copy_field, fact_cols, facts_from_row, json_list, unit_cols, unit_from_row};
 use crate::schema::db_err;
 
 pub(crate) struct PgTx<'a> {
@@ -52,6 +52,125 @@ impl PgTx<'_> {
         self.rt
             .block_on(self.client.query(&s, params))
             .map_err(db_err)
+    }
+
+    /// One `COPY ... FROM STDIN` (text format) of `data`, inside the open transaction.
+    fn copy_in(&mut self, sql: &'static str, data: String) -> StoreResult<u64> {
+        use futures_util::SinkExt;
+        self.rt
+            .block_on(async {
+                let sink = self.client.copy_in::<_, bytes::Bytes>(sql).await?;
+                futures_util::pin_mut!(sink);
+                sink.send(bytes::Bytes::from(data)).await?;
+                sink.finish().await
+            })
+            .map_err(db_err)
+    }
+
+    /// Inserts units known to be new (no row yet): COPY, which PostgreSQL writes in batches,
+    /// where an INSERT from arrays costs about twice as much per row.
+    fn insert_new_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
+        use std::fmt::Write as _;
+        let mut data = String::with_capacity(states.len() * 256);
+        let opt = |out: &mut String, v: Option<i64>| match v {
+            Some(v) => {
+                let _ = write!(out, "{v}");
+            }
+            None => out.push_str("\\N"),
+        };
+        for s in states {
+            copy_field(&mut data, Some(&s.epc));
+            data.push('\t');
+            opt(&mut data, s.commissioned_at);
+            data.push('\t');
+            copy_field(&mut data, s.commissioned_where.as_deref());
+            let _ = write!(
+                data,
+                "\t{}\t{}\t{}\t",
+                if s.commissioned_by_step { 't' } else { 'f' },
+                s.last_event_time,
+                s.last_event_seq
+            );
+            let pd = json_list(&s.persistent_dispositions);
+            for v in [
+                s.biz_location.as_deref(),
+                s.read_point.as_deref(),
+                s.disposition.as_deref(),
+                pd.as_deref(),
+                s.lot.as_deref(),
+                s.expiry.as_deref(),
+                s.parent.as_deref(),
+            ] {
+                copy_field(&mut data, v);
+                data.push('\t');
+            }
+            opt(&mut data, s.parent_since.map(|p| p.0));
+            data.push('\t');
+            opt(&mut data, s.parent_since.map(|p| p.1));
+            data.push('\t');
+            opt(&mut data, s.location_time);
+            data.push('\n');
+        }
+        let n = self.copy_in(
+            concat!("COPY unit_state (", unit_cols!(), ") FROM STDIN"),
+            data,
+        )?;
+        if n != states.len() as u64 {
+            return Err(StoreError::Database(format!(
+                "COPY stored {n} of {} new units",
+                states.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes units that may exist (INSERT ... ON CONFLICT DO UPDATE): one statement, columns
+    /// as arrays.
+    fn upsert_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
+        match states {
+            [] => return Ok(()),
+            [one] => return self.save_unit(one),
+            _ => {}
+        }
+        let epc: Vec<&str> = states.iter().map(|s| s.epc.as_str()).collect();
+        let cat: Vec<Option<i64>> = states.iter().map(|s| s.commissioned_at).collect();
+        let cwhere: Vec<Option<&str>> = states
+            .iter()
+            .map(|s| s.commissioned_where.as_deref())
+            .collect();
+        let cstep: Vec<bool> = states.iter().map(|s| s.commissioned_by_step).collect();
+        let let_: Vec<i64> = states.iter().map(|s| s.last_event_time).collect();
+        let les: Vec<i64> = states.iter().map(|s| s.last_event_seq).collect();
+        let loc: Vec<Option<&str>> = states.iter().map(|s| s.biz_location.as_deref()).collect();
+        let rp: Vec<Option<&str>> = states.iter().map(|s| s.read_point.as_deref()).collect();
+        let disp: Vec<Option<&str>> = states.iter().map(|s| s.disposition.as_deref()).collect();
+        let pd: Vec<Option<String>> = states
+            .iter()
+            .map(|s| json_list(&s.persistent_dispositions))
+            .collect();
+        let lot: Vec<Option<&str>> = states.iter().map(|s| s.lot.as_deref()).collect();
+        let exp: Vec<Option<&str>> = states.iter().map(|s| s.expiry.as_deref()).collect();
+        let parent: Vec<Option<&str>> = states.iter().map(|s| s.parent.as_deref()).collect();
+        let pst: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.0)).collect();
+        let pss: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.1)).collect();
+        let lt: Vec<Option<i64>> = states.iter().map(|s| s.location_time).collect();
+        self.exec(
+            concat!(
+                "INSERT INTO unit_state (",
+                unit_cols!(),
+                ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[]) \
+                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
+                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
+                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
+                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
+                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
+                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
+                 location_time = EXCLUDED.location_time"
+            ),
+            &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss, &lt],
+        )?;
+        Ok(())
     }
 
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<Option<Row>> {
@@ -297,53 +416,27 @@ impl CaptureTx for PgTx<'_> {
     fn save_units(
         &mut self,
         states: &[UnitState],
-        _before: &[Option<UnitState>],
+        before: &[Option<UnitState>],
     ) -> StoreResult<()> {
-        if states.len() <= 1 {
-            return states.iter().try_for_each(|s| self.save_unit(s));
+        if before.len() != states.len() {
+            return self.upsert_units(&states.iter().collect::<Vec<_>>());
         }
-        // One statement for all units of the event: columns as arrays.
-        let epc: Vec<&str> = states.iter().map(|s| s.epc.as_str()).collect();
-        let cat: Vec<Option<i64>> = states.iter().map(|s| s.commissioned_at).collect();
-        let cwhere: Vec<Option<&str>> = states
-            .iter()
-            .map(|s| s.commissioned_where.as_deref())
-            .collect();
-        let cstep: Vec<bool> = states.iter().map(|s| s.commissioned_by_step).collect();
-        let let_: Vec<i64> = states.iter().map(|s| s.last_event_time).collect();
-        let les: Vec<i64> = states.iter().map(|s| s.last_event_seq).collect();
-        let loc: Vec<Option<&str>> = states.iter().map(|s| s.biz_location.as_deref()).collect();
-        let rp: Vec<Option<&str>> = states.iter().map(|s| s.read_point.as_deref()).collect();
-        let disp: Vec<Option<&str>> = states.iter().map(|s| s.disposition.as_deref()).collect();
-        let pd: Vec<Option<String>> = states
-            .iter()
-            .map(|s| json_list(&s.persistent_dispositions))
-            .collect();
-        let lot: Vec<Option<&str>> = states.iter().map(|s| s.lot.as_deref()).collect();
-        let exp: Vec<Option<&str>> = states.iter().map(|s| s.expiry.as_deref()).collect();
-        let parent: Vec<Option<&str>> = states.iter().map(|s| s.parent.as_deref()).collect();
-        let pst: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.0)).collect();
-        let pss: Vec<Option<i64>> = states.iter().map(|s| s.parent_since.map(|p| p.1)).collect();
-        let lt: Vec<Option<i64>> = states.iter().map(|s| s.location_time).collect();
-        self.exec(
-            concat!(
-                "INSERT INTO unit_state (",
-                unit_cols!(),
-                ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[]) \
-                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
-                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
-                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
-                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
-                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
-                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
-                 location_time = EXCLUDED.location_time"
-            ),
-            &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss, &lt],
-        )?;
-        Ok(())
+        // New units are copied in; known units are written only if something changed.
+        let (mut new, mut changed) = (Vec::new(), Vec::new());
+        for (s, b) in states.iter().zip(before) {
+            match b {
+                None => new.push(s),
+                Some(b) if b != s => changed.push(s),
+                Some(_) => {}
+            }
+        }
+        match new.len() {
+            0 => {}
+            1 => self.save_unit(new[0])?,
+            _ => self.insert_new_units(&new)?,
+        }
+        self.upsert_units(&changed)
     }
-
     fn unit_events(&mut self, epc: &str) -> StoreResult<Vec<(EventFacts, RoleSet)>> {
         let rows = self.query(
             concat!(

@@ -44,6 +44,7 @@ macro_rules! conformance_suite {
             state_late_event_reorders,
             state_late_empty_delete,
             state_persistent_dispositions_and_ilmd,
+            state_of_many_units_in_one_event,
             class_stock_per_location,
             list_units_filters,
             master_data_roundtrip,
@@ -675,6 +676,99 @@ pub async fn state_late_empty_delete<F: StoreFactory>(f: &mut F) {
     must_capture(&s, vec![agg(5, 5, Action::Add, CASE, &[&epc(2)])]).await;
     assert_eq!(state(&s, &epc(2)).await.parent, None);
     assert_eq!(state(&s, &epc(2)).await.last_event_time, T0 + 5 * MIN);
+}
+
+/// Many units of one event are written in bulk (new units, and known ones that changed): their
+/// states equal those of units written one by one, whatever characters their values hold.
+pub async fn state_of_many_units_in_one_event<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let lot = "L\\1 \"x\" \u{e9}\\N,{}\\t";
+    let many = [epc(1), epc(2), epc(3)];
+    let many_refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let mut a = at(
+        obj(1, 0, Action::Add, &many_refs),
+        "urn:epc:id:sgln:0614141.00001.0",
+    );
+    let mut single = at(
+        obj(2, 0, Action::Add, &[&epc(9)]),
+        "urn:epc:id:sgln:0614141.00001.0",
+    );
+    for e in [&mut a, &mut single] {
+        e.ilmd_lot = Some(lot.into());
+        e.ilmd_expiry = Some("2027-01-31".into());
+        e.read_point = Some("urn:epc:id:sgln:0614141.00001.7".into());
+        e.disposition = Some("active".into());
+        e.persistent_disposition_set = vec!["a\\b".into()];
+    }
+    must_capture(&s, vec![a, single]).await;
+    let one = state(&s, &epc(9)).await;
+    assert_eq!(one.lot.as_deref(), Some(lot));
+    for u in &many {
+        let st = state(&s, u).await;
+        assert_eq!(st.epc, *u);
+        assert_eq!(st.lot, one.lot, "{u}");
+        assert_eq!(
+            st.persistent_dispositions, one.persistent_dispositions,
+            "{u}"
+        );
+        assert_eq!(
+            (
+                st.commissioned_at,
+                &st.commissioned_where,
+                st.commissioned_by_step
+            ),
+            (
+                one.commissioned_at,
+                &one.commissioned_where,
+                one.commissioned_by_step
+            ),
+            "{u}"
+        );
+        assert_eq!(
+            (
+                &st.biz_location,
+                &st.read_point,
+                &st.disposition,
+                &st.expiry,
+                st.location_time
+            ),
+            (
+                &one.biz_location,
+                &one.read_point,
+                &one.disposition,
+                &one.expiry,
+                one.location_time
+            ),
+            "{u}"
+        );
+        assert_eq!((&st.parent, st.parent_since), (&None, None), "{u}");
+        assert_eq!(st.last_event_time, T0, "{u}");
+    }
+    // Two known units and a new one, moved together: the known ones change, the new one is
+    // created by the observation, the third known one keeps its state.
+    let mv = at(
+        obj(3, 10, Action::Observe, &[&epc(1), &epc(2), &epc(4)]),
+        "urn:epc:id:sgln:0614141.00002.0",
+    );
+    must_capture(&s, vec![mv]).await;
+    for u in [epc(1), epc(2), epc(4)] {
+        let st = state(&s, &u).await;
+        assert_eq!(
+            st.biz_location.as_deref(),
+            Some("urn:epc:id:sgln:0614141.00002.0"),
+            "{u}"
+        );
+        assert_eq!(st.last_event_time, T0 + 10 * MIN, "{u}");
+    }
+    assert_eq!(state(&s, &epc(1)).await.lot.as_deref(), Some(lot));
+    assert_eq!(state(&s, &epc(4)).await.lot, None);
+    let third = state(&s, &epc(3)).await;
+    assert_eq!(
+        third.biz_location.as_deref(),
+        Some("urn:epc:id:sgln:0614141.00001.0")
+    );
+    assert_eq!(third.last_event_time, T0);
 }
 
 pub async fn state_persistent_dispositions_and_ilmd<F: StoreFactory>(f: &mut F) {
