@@ -35,6 +35,10 @@ pub struct BenchStoreArgs {
     /// Concurrent capturing writers.
     #[arg(long, default_value_t = 4)]
     pub writers: usize,
+    /// Keep the loaded store (SQLite file or PostgreSQL database) for inspection; its location is
+    /// printed on stderr.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 const COMPANY: &str = "0614141";
@@ -314,7 +318,11 @@ pub async fn run_store(args: BenchStoreArgs) -> anyhow::Result<serde_json::Value
     let (s, url) = scratch(&args, "store").await?;
     let (c, curl) = scratch(&args, "ceiling").await?;
     let r = run_inner(&args, &url, &curl).await;
-    s.drop_it().await;
+    if args.keep {
+        eprintln!("kept store: {url}");
+    } else {
+        s.drop_it().await;
+    }
     c.drop_it().await;
     let out = r?;
     if args.json {
