@@ -57,6 +57,20 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let t = Instant::now();
+    let f0 = UnitFilter {
+        lot: Some("LOT-RECALL-1".into()),
+        epc_prefix: Some("urn:epc:id:sgtin:0614141.100000.".into()),
+        limit: Some(100_000),
+        ..Default::default()
+    };
+    let l = store.list_units(&f0).await?;
+    println!(
+        "list_units {} units {:.3} s",
+        l.len(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(l);
+    let t = Instant::now();
     let f = UnitFilter {
         lot: Some("LOT-RECALL-1".into()),
         epc_prefix: Some("urn:epc:id:sgtin:0614141.100000.".into()),
