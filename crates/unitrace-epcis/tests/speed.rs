@@ -3,29 +3,11 @@
 
 use std::time::Instant;
 
-fn document(events: usize, epcs: usize) -> Vec<u8> {
-    let mut s = String::from(
-        r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"ex":"https://ex.com/"}],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z","epcisBody":{"eventList":["#,
-    );
-    for i in 0..events {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(r#"{"type":"ObjectEvent","eventTime":"2024-01-01T10:00:00.123+01:00","eventTimeZoneOffset":"+01:00","epcList":["#);
-        for j in 0..epcs {
-            if j > 0 {
-                s.push(',');
-            }
-            s.push_str(&format!(
-                "\"urn:epc:id:sgtin:0614141.107346.{}\"",
-                i * epcs + j
-            ));
-        }
-        s.push_str(r#"],"action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1234"}}"#);
-    }
-    s.push_str("]}}");
-    s.into_bytes()
-}
+#[path = "../benches/support/docs.rs"]
+#[allow(dead_code)]
+mod docs;
+
+use docs::json_document as document;
 
 fn run(events: usize, epcs: usize) -> f64 {
     let doc = document(events, epcs);
