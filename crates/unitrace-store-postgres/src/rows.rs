@@ -24,6 +24,20 @@ macro_rules! unit_cols {
 }
 pub(crate) use unit_cols;
 
+/// The `ON CONFLICT` clause of a `unit_state` upsert: every column but the key from `EXCLUDED`.
+macro_rules! unit_upsert_set {
+    () => {
+        " ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
+         commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
+         last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
+         biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
+         pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
+         parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
+         location_time = EXCLUDED.location_time"
+    };
+}
+pub(crate) use unit_upsert_set;
+
 /// Columns of `event` that make a [`StoredEvent`] (alias `e`).
 macro_rules! event_cols {
     () => {

@@ -10,7 +10,9 @@ use unitrace_store::engine::{check_history_len, CaptureTx};
 use unitrace_store::state::{EventFacts, RoleSet};
 use unitrace_store::{Action, CaptureEvent, EpcRole, StoreError, StoreResult, UnitState};
 
-use crate::rows::{copy_field, fact_cols, facts_from_row, json_list, unit_cols, unit_from_row};
+use crate::rows::{
+    copy_field, fact_cols, facts_from_row, json_list, unit_cols, unit_from_row, unit_upsert_set,
+};
 use crate::schema::db_err;
 
 pub(crate) struct PgTx<'a> {
@@ -159,14 +161,8 @@ impl PgTx<'_> {
                 "INSERT INTO unit_state (",
                 unit_cols!(),
                 ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[]) \
-                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
-                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
-                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
-                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
-                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
-                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
-                 location_time = EXCLUDED.location_time"
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[])",
+                unit_upsert_set!()
             ),
             &[&epc, &cat, &cwhere, &cstep, &let_, &les, &loc, &rp, &disp, &pd, &lot, &exp, &parent, &pst, &pss, &lt],
         )?;
@@ -362,14 +358,8 @@ impl CaptureTx for PgTx<'_> {
             concat!(
                 "INSERT INTO unit_state (",
                 unit_cols!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 ON CONFLICT (epc) DO UPDATE SET commissioned_at = EXCLUDED.commissioned_at, \
-                 commissioned_where = EXCLUDED.commissioned_where, commissioned_by_step = EXCLUDED.commissioned_by_step, \
-                 last_event_time = EXCLUDED.last_event_time, last_event_seq = EXCLUDED.last_event_seq, \
-                 biz_location = EXCLUDED.biz_location, read_point = EXCLUDED.read_point, disposition = EXCLUDED.disposition, \
-                 pdisps = EXCLUDED.pdisps, lot = EXCLUDED.lot, expiry = EXCLUDED.expiry, parent = EXCLUDED.parent, \
-                 parent_since_time = EXCLUDED.parent_since_time, parent_since_seq = EXCLUDED.parent_since_seq, \
-                 location_time = EXCLUDED.location_time"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                unit_upsert_set!()
             ),
             &[
                 &s.epc,
