@@ -313,6 +313,33 @@ async fn open(args: &BenchStoreArgs, url: &str) -> anyhow::Result<Arc<dyn Store>
     })
 }
 
+/// The units whose timelines the benchmark reads: `count` of them, alternately a unit of the
+/// recall population (inside a case inside a pallet) and one of the `other_units` bulk-loaded
+/// units, drawn by a fixed xorshift sequence so that every run (and `examples/reads_probe` on a
+/// kept store) reads the same units.
+pub fn timeline_sample(count: usize, other_units: u64) -> Vec<String> {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    (0..count)
+        .map(|i| {
+            if i % 2 == 0 || other_units == 0 {
+                sgtin(RECALL_ITEM, next() % RECALL_UNITS)
+            } else {
+                let s = next() % other_units;
+                sgtin(
+                    &format!("{:06}", 200_000 + (s / EPCS_PER_EVENT as u64) % 50),
+                    s,
+                )
+            }
+        })
+        .collect()
+}
+
 /// Run the store benchmark; prints and returns one JSON object.
 pub async fn run_store(args: BenchStoreArgs) -> anyhow::Result<serde_json::Value> {
     let (s, url) = scratch(&args, "store").await?;
@@ -476,25 +503,9 @@ async fn run_inner(
     cs.drop_it().await;
 
     // 5. Timelines of random units (recall units have inferred container events).
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
     let mut tl = Vec::new();
     let mut inferred = 0usize;
-    for i in 0..2_000 {
-        let epc = if i % 2 == 0 || units == 0 {
-            sgtin(recall_item, next() % RECALL_UNITS)
-        } else {
-            let s = next() % units;
-            sgtin(
-                &format!("{:06}", 200_000 + (s / EPCS_PER_EVENT as u64) % 50),
-                s,
-            )
-        };
+    for epc in timeline_sample(2_000, units) {
         let t = Instant::now();
         let entries = store.timeline(&epc).await?;
         tl.push(t.elapsed().as_secs_f64() * 1e3);
@@ -549,6 +560,7 @@ async fn run_inner(
         "capture_p99_ms_1epc": pct(&lat1, 0.99),
         "stored_epc_observations": stored,
         "timeline_samples": tl.len(),
+        "timeline_other_units": units,
         "timeline_inferred_entries": inferred,
         "timeline_p50_ms": pct(&tl, 0.5),
         "timeline_p99_ms": pct(&tl, 0.99),
