@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::epc::EpcFormat;
 use crate::hash::{self, HashContext};
-use crate::json::{self, JsonError, JsonEventReader};
+use crate::json::{self, Cut, JsonError, JsonEventReader};
 use crate::model::Document;
 use crate::plain;
 use crate::validate::{self, Problem};
@@ -109,7 +109,7 @@ pub fn for_each_event(
 ) -> Result<Map<String, Value>, Error> {
     stream(bytes, |item| match item {
         Streamed::Header(h, _) => f(Item::Header(h)),
-        Streamed::Namespaces(_) | Streamed::Raw(..) => {}
+        Streamed::Namespaces(_) | Streamed::Raw { .. } => {}
         Streamed::Event(i, e) => f(Item::Event(i, e)),
     })
 }
@@ -121,9 +121,16 @@ enum Streamed<'a> {
     /// XML: namespaces of the standard context's prefixes first declared below the root (before
     /// the event that follows).
     Namespaces(&'a [(String, String)]),
-    /// JSON: the bytes of the next event, before parsing; setting the flag means the event has
-    /// been dealt with (no `Event` follows for it).
-    Raw(&'a [u8], &'a mut bool),
+    /// JSON: the bytes of the next event, before parsing. Not `complete`: the reader's buffered
+    /// input from the event's first byte on (it may end before the event does or go on past it);
+    /// `complete`: exactly the event (offered when the first offer was declined). Setting `taken`
+    /// to `n > 0` says the event is the first `n` bytes, a well-formed JSON object, and has been
+    /// dealt with (no `Event` follows for it).
+    Raw {
+        bytes: &'a [u8],
+        complete: bool,
+        taken: &'a mut usize,
+    },
     Event(usize, Value),
 }
 
@@ -138,11 +145,30 @@ fn stream(bytes: &[u8], mut f: impl FnMut(Streamed<'_>)) -> Result<Map<String, V
             let mut r = JsonEventReader::new(bytes)?;
             f(Streamed::Header(&r.header(), &[]));
             let mut i = 0;
-            while r.next_raw()? {
-                let mut done = false;
-                f(Streamed::Raw(r.raw_event(), &mut done));
-                if !done {
-                    f(Streamed::Event(i, r.parse_raw_event()?));
+            loop {
+                let cut = r.next_cut(|bytes| {
+                    let mut taken = 0;
+                    f(Streamed::Raw {
+                        bytes,
+                        complete: false,
+                        taken: &mut taken,
+                    });
+                    (taken > 0).then_some(taken)
+                })?;
+                match cut {
+                    Cut::End => break,
+                    Cut::Taken => {}
+                    Cut::Raw => {
+                        let mut taken = 0;
+                        f(Streamed::Raw {
+                            bytes: r.raw_event(),
+                            complete: true,
+                            taken: &mut taken,
+                        });
+                        if taken == 0 {
+                            f(Streamed::Event(i, r.parse_raw_event()?));
+                        }
+                    }
                 }
                 i += 1;
             }
@@ -265,7 +291,7 @@ fn hash_events(
                 add_namespaces(c, ns);
             }
         }
-        Streamed::Raw(..) => {}
+        Streamed::Raw { .. } => {}
         Streamed::Event(_, e) => match &ctx {
             Some(c) => f(&e, c),
             None => pending.push(e),
@@ -316,6 +342,7 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
     let mut pending = Vec::new();
     let mut hashes = Vec::new();
     let mut scratch = plain::Scratch::default();
+    let mut retry = false;
     let res = stream(bytes, |item| match item {
         Streamed::Header(h, ns) => {
             v.set_header(h);
@@ -328,13 +355,25 @@ pub fn validate_and_hash(bytes: &[u8]) -> Result<Vec<String>, Vec<Problem>> {
                 add_namespaces(c, ns);
             }
         }
-        Streamed::Raw(raw, done) => {
-            // A valid plain ObjectEvent: hashed from its bytes (see `crate::plain`).
-            if let Some(c) = &ctx {
-                if let Some(h) = plain::event_hash_valid_plain(raw, c, &mut scratch) {
+        Streamed::Raw {
+            bytes,
+            complete,
+            taken,
+        } => {
+            // A valid plain ObjectEvent: read and hashed from its bytes (see `crate::plain`); the
+            // complete bytes are only read again when the buffered ones ended too early.
+            let Some(c) = &ctx else { return };
+            if complete && !retry {
+                return;
+            }
+            retry = false;
+            match plain::event_hash_valid_plain(bytes, c, &mut scratch) {
+                Ok((n, h)) => {
                     hashes.push(h);
-                    *done = true;
+                    *taken = n;
                 }
+                Err(plain::Declined::Incomplete) => retry = !complete,
+                Err(plain::Declined::Other) => {}
             }
         }
         Streamed::Event(i, e) => {

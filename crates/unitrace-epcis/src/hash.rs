@@ -221,7 +221,7 @@ pub(crate) fn pre_hash_plain(obj: &Map<String, Value>, ctx: &HashContext) -> Opt
     }
     let mut out = String::with_capacity(256);
     let expanded = plain_expanded(&view);
-    let _ = pre_hash_plain_view(&view, ctx, &expanded, &mut out, |_, _| {});
+    let _ = pre_hash_plain_view(&view, ctx, &expanded, &mut out, None, |_, _| {});
     Some(out)
 }
 
@@ -237,6 +237,12 @@ impl EpcStr for Value {
     }
 }
 
+impl EpcStr for &str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
 /// The members of a plain event (see [`pre_hash_plain`]): `strs[i]` is the value of
 /// `PLAIN_ORDER[i]` (for `readPoint` and `bizLocation`, their `id`), except `epcList` (index 3),
 /// which is `epcs`. The members are not ignored by the document (the caller checks).
@@ -246,6 +252,8 @@ pub(crate) struct PlainView<'a, T> {
     pub record_time: Option<&'a str>,
     pub strs: [Option<&'a str>; 9],
     pub epcs: Option<&'a [T]>,
+    /// `eventTime` parsed, if the caller has done it already.
+    pub event_time: Option<Instant>,
 }
 
 impl<T> Default for PlainView<'_, T> {
@@ -256,7 +264,38 @@ impl<T> Default for PlainView<'_, T> {
             record_time: None,
             strs: [None; 9],
             epcs: None,
+            event_time: None,
         }
+    }
+}
+
+/// What [`pre_hash_plain_view`] wrote for members of earlier events of a document, to copy
+/// when a later event has the same value: for a `PLAIN_ORDER` index (not `eventTime` or
+/// `epcList`), the value and its `name=value` text. It holds for one [`HashContext`] and one
+/// list of expanded vocabulary URIs; the caller clears it when these change.
+#[derive(Default)]
+pub(crate) struct Rendered([Option<(String, String)>; 9]);
+
+impl Rendered {
+    /// What `value` rendered to at `PLAIN_ORDER` index `i`, if it is remembered.
+    pub(crate) fn get(&self, i: usize, value: &str) -> Option<&str> {
+        match &self.0[i] {
+            Some((v, r)) if v == value => Some(r),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, i: usize, value: &str, rendered: &str) {
+        let (v, r) = self.0[i].get_or_insert_with(Default::default);
+        v.clear();
+        v.push_str(value);
+        r.clear();
+        r.push_str(rendered);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&mut self) {
+        self.0 = Default::default();
     }
 }
 
@@ -322,12 +361,14 @@ pub(crate) fn plain_expanded<T: EpcStr>(view: &PlainView<'_, T>) -> Vec<String> 
 /// Returns true when the EPC list renders to distinct entries, which implies that it holds no
 /// duplicate (equal EPCs render equally); false says nothing.
 ///
-/// `expanded` is [`plain_expanded`] of the event.
+/// `expanded` is [`plain_expanded`] of the event. `memo`, if given, is used and updated for the
+/// members it keeps (see [`Rendered`]).
 pub(crate) fn pre_hash_plain_view<T: EpcStr>(
     view: &PlainView<'_, T>,
     ctx: &HashContext,
     expanded: &[String],
     out: &mut String,
+    mut memo: Option<&mut Rendered>,
     mut converted: impl FnMut(&str, Option<bool>),
 ) -> bool {
     let mut distinct = true;
@@ -339,7 +380,8 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
     out.push_str("eventType=");
     out.push_str(view.ev_type);
     // `name=value` of one leaf (nothing when the value is empty), as `child_pre_hash` renders it.
-    let leaf = |out: &mut String, name: &str, s: &str| {
+    // `time`: the name is a time's (it has "time" and not "offset" in it); `parsed`: `s` parsed.
+    let leaf = |out: &mut String, name: &str, s: &str, time: bool, parsed: Option<Instant>| {
         let v = conv.value(s);
         let t = v.trim();
         if t.is_empty() {
@@ -349,8 +391,12 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
         out.push_str(name);
         out.push('=');
         let value = out.len();
-        if has_ci(name, "time") && !has_ci(name, "offset") {
-            fix_timestamp_into(t, out);
+        if time {
+            match parsed {
+                // Parsed already, and the value renders as itself.
+                Some(i) if std::ptr::eq(t, s) => push_timestamp(i, out),
+                _ => fix_timestamp_into(t, out),
+            }
         } else {
             canonize_into(t, out);
         }
@@ -390,7 +436,7 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                         return;
                     }
                     converted(x, None);
-                    leaf(out, "epc", x);
+                    leaf(out, "epc", x, false, None);
                 };
                 if let [one] = a {
                     epc(out, one.text());
@@ -418,16 +464,27 @@ pub(crate) fn pre_hash_plain_view<T: EpcStr>(
                     out.truncate(start);
                 }
             }
-            (7 | 8, Some(id)) => {
+            (0, Some(s)) => leaf(out, name, s, true, view.event_time),
+            (_, Some(s)) => {
+                if let Some(r) = memo.as_deref().and_then(|m| m.get(i, s)) {
+                    out.push_str(r);
+                    continue;
+                }
                 let start = out.len();
-                out.push_str(name);
-                let after_name = out.len();
-                leaf(out, "id", id);
-                if out.len() == after_name {
-                    out.truncate(start);
+                if i == 7 || i == 8 {
+                    out.push_str(name);
+                    let after_name = out.len();
+                    leaf(out, "id", s, false, None);
+                    if out.len() == after_name {
+                        out.truncate(start);
+                    }
+                } else {
+                    leaf(out, name, s, false, None);
+                }
+                if let Some(m) = memo.as_deref_mut() {
+                    m.set(i, s, &out[start..]);
                 }
             }
-            (_, Some(s)) => leaf(out, name, s),
             (_, None) => {}
         }
     }
@@ -1034,23 +1091,26 @@ pub fn fix_timestamp(s: &str) -> String {
 /// [`fix_timestamp`] appended to `out`.
 fn fix_timestamp_into(s: &str, out: &mut String) {
     match parse_instant(s) {
-        Ok((i, _)) => {
-            let micros = i.nanos / 1000;
-            let (q, r) = (micros / 1000, micros % 1000);
-            let mut millis = if r > 500 || (r == 500 && q % 2 == 1) {
-                q + 1
-            } else {
-                q
-            };
-            let mut secs = i.secs;
-            if millis == 1000 {
-                millis = 0;
-                secs += 1;
-            }
-            Instant::format_millis_into(secs, millis, out)
-        }
+        Ok((i, _)) => push_timestamp(i, out),
         Err(_) => out.push_str(s),
     }
+}
+
+/// An instant as [`fix_timestamp`] writes it, appended to `out`.
+fn push_timestamp(i: Instant, out: &mut String) {
+    let micros = i.nanos / 1000;
+    let (q, r) = (micros / 1000, micros % 1000);
+    let mut millis = if r > 500 || (r == 500 && q % 2 == 1) {
+        q + 1
+    } else {
+        q
+    };
+    let mut secs = i.secs;
+    if millis == 1000 {
+        millis = 0;
+        secs += 1;
+    }
+    Instant::format_millis_into(secs, millis, out)
 }
 
 /// CBV 1.x URNs to web URIs, numbers normalised, GS1 identifiers to canonical Digital Links.

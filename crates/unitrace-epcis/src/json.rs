@@ -79,6 +79,17 @@ struct Level {
     need_comma: bool,
 }
 
+/// What [`JsonEventReader::next_cut`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The event list(s) ended: no event.
+    End,
+    /// The event was taken from the buffer by the caller.
+    Taken,
+    /// The event was cut out: [`JsonEventReader::raw_event`].
+    Raw,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Members,
@@ -434,9 +445,23 @@ impl<R: Read> JsonEventReader<R> {
     /// Cuts the next event out of the input without parsing it (its bytes are then
     /// [`Self::raw_event`]); false at the end of the event list(s).
     pub(crate) fn next_raw(&mut self) -> Result<bool, JsonError> {
+        Ok(self.next_cut(|_| None)? != Cut::End)
+    }
+
+    /// [`Self::next_raw`], offering the event's bytes in the reader's buffer to `take` first:
+    /// `take` gets the buffered input from the first byte of the event on (which may end before
+    /// the event does, or go on past it). If it answers `Some(n)` the first `n` bytes are the
+    /// whole event, a well-formed JSON object (`take` vouches for it), and the reader moves past
+    /// them without copying them ([`Cut::Taken`]: no [`Self::raw_event`]); otherwise the event is
+    /// cut out as by [`Self::next_raw`] ([`Cut::Raw`]). Saves cutting and copying events that
+    /// `take` reads in one pass of its own.
+    pub(crate) fn next_cut(
+        &mut self,
+        take: impl FnOnce(&[u8]) -> Option<usize>,
+    ) -> Result<Cut, JsonError> {
         loop {
             let State::InEvents { first } = self.state else {
-                return Ok(false);
+                return Ok(Cut::End);
             };
             self.skip_ws()?;
             match self.peek()? {
@@ -444,7 +469,7 @@ impl<R: Read> JsonEventReader<R> {
                     self.bump();
                     self.state = State::Members;
                     if !self.run_members()? {
-                        return Ok(false);
+                        return Ok(Cut::End);
                     }
                     continue;
                 }
@@ -461,9 +486,21 @@ impl<R: Read> JsonEventReader<R> {
                     }
                 }
             }
-            self.capture()?;
+            self.skip_ws()?;
+            let avail = &self.src.buf[self.src.pos..self.src.end];
+            let cut = match take(avail) {
+                Some(n) if n > 0 && n <= avail.len() && n <= self.max_value_bytes => {
+                    self.src.pos += n;
+                    self.scratch.clear();
+                    Cut::Taken
+                }
+                _ => {
+                    self.capture()?;
+                    Cut::Raw
+                }
+            };
             self.state = State::InEvents { first: false };
-            return Ok(true);
+            return Ok(cut);
         }
     }
 
