@@ -110,18 +110,23 @@ pub fn event_hash(event: &Value, ctx: &HashContext) -> String {
 
 /// `ni:///sha-256;<hex of sha256(pre_hash)>?ver=CBV2.0`
 pub fn hash_id(pre_hash: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// The two hex digits of every byte.
+    const HEX2: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [HEX[i >> 4], HEX[i & 15]];
+            i += 1;
+        }
+        t
+    };
     let digest = Sha256::digest(pre_hash.as_bytes());
-    let mut hex = [0u8; 64];
-    for (i, b) in digest.iter().enumerate() {
-        hex[2 * i] = HEX[usize::from(b >> 4)];
-        hex[2 * i + 1] = HEX[usize::from(b & 15)];
+    let mut id = *b"ni:///sha-256;################################################################?ver=CBV2.0";
+    for (pair, b) in id[14..78].chunks_exact_mut(2).zip(digest) {
+        pair.copy_from_slice(&HEX2[usize::from(b)]);
     }
-    let mut out = String::with_capacity(14 + 64 + 11);
-    out.push_str("ni:///sha-256;");
-    out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-    out.push_str("?ver=CBV2.0");
-    out
+    std::str::from_utf8(&id).unwrap_or_default().to_owned()
 }
 
 type S<'a> = Cow<'a, str>;

@@ -76,34 +76,39 @@ impl Instant {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        // Written by hand: this runs for every time of every hashed event.
-        fn push2(out: &mut String, v: i64) {
-            out.push(char::from(b'0' + (v / 10 % 10) as u8));
-            out.push(char::from(b'0' + (v % 10) as u8));
-        }
-        if (0..=9999).contains(&y) {
-            push2(out, y / 100);
-            push2(out, y % 100);
-        } else {
+        if !(0..=9999).contains(&y) {
             use fmt::Write;
             let _ = write!(out, "{y:04}");
+            let mut t = *b"-MM-DDThh:mm:ss.mmmZ";
+            fill(&mut t, m, d, sod, millis);
+            out.push_str(std::str::from_utf8(&t).unwrap_or_default());
+            return;
         }
-        out.push('-');
-        push2(out, m);
-        out.push('-');
-        push2(out, d);
-        out.push('T');
-        push2(out, sod / 3600);
-        out.push(':');
-        push2(out, (sod % 3600) / 60);
-        out.push(':');
-        push2(out, sod % 60);
-        out.push('.');
-        let ms = i64::from(millis.min(999));
-        out.push(char::from(b'0' + (ms / 100) as u8));
-        push2(out, ms % 100);
-        out.push('Z');
+        // Written into bytes: this runs for every time of every hashed event.
+        let mut t = *b"YYYY-MM-DDThh:mm:ss.mmmZ";
+        put2(&mut t[0..2], y / 100);
+        put2(&mut t[2..4], y % 100);
+        fill(&mut t[4..], m, d, sod, millis);
+        out.push_str(std::str::from_utf8(&t).unwrap_or_default());
     }
+}
+
+/// Two decimal digits of `v` (0..=99) into `at`.
+fn put2(at: &mut [u8], v: i64) {
+    at[0] = b'0' + (v / 10 % 10) as u8;
+    at[1] = b'0' + (v % 10) as u8;
+}
+
+/// `-MM-DDThh:mm:ss.mmmZ` filled in.
+fn fill(t: &mut [u8], m: i64, d: i64, sod: i64, millis: u32) {
+    put2(&mut t[1..3], m);
+    put2(&mut t[4..6], d);
+    put2(&mut t[7..9], sod / 3600);
+    put2(&mut t[10..12], (sod % 3600) / 60);
+    put2(&mut t[13..15], sod % 60);
+    let ms = i64::from(millis.min(999));
+    t[16] = b'0' + (ms / 100) as u8;
+    put2(&mut t[17..19], ms % 100);
 }
 
 impl fmt::Display for Timestamp {
@@ -267,6 +272,15 @@ mod tests {
                 .unix_millis(),
             -500
         );
+        for (secs, millis, want) in [
+            (-62_167_219_200, 0, "0000-01-01T00:00:00.000Z"),
+            (253_402_300_799, 999, "9999-12-31T23:59:59.999Z"),
+            (253_402_300_800, 5, "10000-01-01T00:00:00.005Z"),
+            (-62_167_219_201, 50, "-001-12-31T23:59:59.050Z"),
+            (951_782_400, 1000, "2000-02-29T00:00:00.999Z"),
+        ] {
+            assert_eq!(Instant::format_millis(secs, millis), want);
+        }
         assert!(Timestamp::parse("2020-02-30T00:00:00Z").is_err());
         assert!(Timestamp::parse("2020-02-10T00:00:00+1:00").is_err());
         assert!(Timestamp::parse("2020-02-10").is_err());
