@@ -474,8 +474,7 @@ async fn run_inner(
         base: 1 << 40,
     };
     let cevents = bulk_events(&cg, 0, ceil_units);
-    let t = Instant::now();
-    let ceil_rows = match args.backend {
+    let ceiling = match args.backend {
         Backend::Sqlite => {
             let p = std::path::PathBuf::from(ceiling_url);
             tokio::task::spawn_blocking(move || {
@@ -487,7 +486,8 @@ async fn run_inner(
             unitrace_store_postgres::ceiling_write(ceiling_url, &cevents, T0).await?
         }
     };
-    let ceiling_epcs_per_s = ceil_rows as f64 / t.elapsed().as_secs_f64();
+    let ceil_rows = ceiling.epc_rows;
+    let ceiling_epcs_per_s = ceil_rows as f64 / ceiling.secs;
     // The same amount through capture into a fresh store, for a like-for-like ratio.
     let (cs, csurl) = scratch(args, "fresh").await?;
     let fresh = open(args, &csurl).await?;

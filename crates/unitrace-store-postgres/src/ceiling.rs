@@ -3,10 +3,11 @@
 //! transaction, into the store's real tables and indexes, with none of the engine's work.
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use futures_util::SinkExt;
 use tokio_postgres::NoTls;
-use unitrace_store::{Action, CaptureEvent, StoreError, StoreResult};
+use unitrace_store::{Action, CaptureEvent, CeilingRun, StoreError, StoreResult};
 
 use crate::rows::copy_field as field;
 use crate::schema::{self, db_err};
@@ -22,12 +23,12 @@ async fn copy(tx: &tokio_postgres::Transaction<'_>, sql: &str, data: String) -> 
 
 /// Write `events` (new, distinct units per commissioning) into the database at `url` (migrated if
 /// needed) with COPY in one transaction (committed durably: synchronous_commit as configured).
-/// Returns the number of event_epc rows written.
+/// The COPY data is built first; only the transaction (BEGIN to durable COMMIT) is timed.
 pub async fn ceiling_write(
     url: &str,
     events: &[CaptureEvent],
     record_time: i64,
-) -> StoreResult<u64> {
+) -> StoreResult<CeilingRun> {
     let config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| StoreError::InvalidInput(format!("bad PostgreSQL URL: {e}")))?;
@@ -39,8 +40,7 @@ pub async fn ceiling_write(
         let _ = conn.await;
     });
     schema::migrate(&mut client, schema::LATEST).await?;
-    let tx = client.transaction().await.map_err(db_err)?;
-    let row = tx
+    let row = client
         .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM event", &[])
         .await
         .map_err(db_err)?;
@@ -94,6 +94,8 @@ pub async fn ceiling_write(
             let _ = writeln!(unit, "\t{}", e.event_time);
         }
     }
+    let started = Instant::now();
+    let tx = client.transaction().await.map_err(db_err)?;
     copy(
         &tx,
         "COPY event (seq, hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
@@ -115,7 +117,8 @@ pub async fn ceiling_write(
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
+    let secs = started.elapsed().as_secs_f64();
     drop(client);
     let _ = conn_task.await;
-    Ok(n)
+    Ok(CeilingRun { epc_rows: n, secs })
 }

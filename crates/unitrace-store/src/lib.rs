@@ -45,6 +45,14 @@ pub use query::{
 pub use records::{Record, RecordItem, RecordStore};
 pub use state::{EventHead, HistoryItem, UnitState};
 
+/// What a backend's bulk-path ceiling (the store benchmark's reference) wrote, and how long its
+/// transaction took, from BEGIN to durable COMMIT (building the rows in memory is not counted).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CeilingRun {
+    pub epc_rows: u64,
+    pub secs: f64,
+}
+
 use limits::{MAX_CONTAINMENT_DEPTH, MAX_CONTAINMENT_NODES, MAX_TIMELINE_EVENTS};
 
 /// The event store. Every method is safe to call concurrently.
