@@ -149,18 +149,50 @@ pub(crate) fn attrs_parse(s: Option<String>) -> StoreResult<serde_json::Value> {
 
 /// Appends one COPY text-format field: `\N` for NULL, backslash escapes otherwise.
 pub(crate) fn copy_field(out: &mut String, v: Option<&str>) {
-    match v {
-        None => out.push_str("\\N"),
-        Some(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
+    let Some(s) = v else {
+        out.push_str("\\N");
+        return;
+    };
+    // Runs without a byte to escape are copied whole (the escaped bytes are ASCII, so every cut
+    // falls on a character boundary).
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(esc);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_field;
+
+    fn field(v: Option<&str>) -> String {
+        let mut out = String::from("x");
+        copy_field(&mut out, v);
+        out
+    }
+
+    #[test]
+    fn copy_field_escapes_exactly_the_copy_specials() {
+        assert_eq!(field(None), "x\\N");
+        assert_eq!(field(Some("")), "x");
+        assert_eq!(
+            field(Some("urn:epc:id:sgtin:0614141.107346.2017")),
+            "xurn:epc:id:sgtin:0614141.107346.2017"
+        );
+        assert_eq!(field(Some("\\N")), "x\\\\N");
+        assert_eq!(field(Some("a\tb\nc\rd\\")), "xa\\tb\\nc\\rd\\\\");
+        assert_eq!(field(Some("\\\\")), "x\\\\\\\\");
+        assert_eq!(field(Some("Lot-é\t日本\n")), "xLot-é\\t日本\\n");
+        assert_eq!(field(Some("\"quoted\" 'x'")), "x\"quoted\" 'x'");
     }
 }
