@@ -50,6 +50,9 @@ const RECALL_ITEM: &str = "100000";
 const RECALL_LOT: &str = "LOT-RECALL-1";
 /// 2026-01-01T00:00:00Z.
 const T0: i64 = 1_767_225_600_000;
+/// Rounds of ceiling and fresh capture, alternated (the machine's speed drifts by tens of
+/// percent within a minute; the medians of alternated rounds make the ratio).
+const CEILING_ROUNDS: usize = 3;
 
 fn sgtin(item: &str, serial: u64) -> String {
     format!("urn:epc:id:sgtin:{COMPANY}.{item}.{serial}")
@@ -68,6 +71,13 @@ struct Gen {
 }
 
 impl Gen {
+    fn at(base: u64) -> Self {
+        Gen {
+            n: AtomicU64::new(0),
+            base,
+        }
+    }
+
     fn hash(&self) -> (String, i64) {
         let n = self.n.fetch_add(1, Ordering::Relaxed);
         (
@@ -115,6 +125,17 @@ impl Gen {
             .chain(children.into_iter().map(|c| (EpcRole::ChildEpc, c)))
             .collect();
         e
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
 }
 
@@ -343,14 +364,12 @@ pub fn timeline_sample(count: usize, other_units: u64) -> Vec<String> {
 /// Run the store benchmark; prints and returns one JSON object.
 pub async fn run_store(args: BenchStoreArgs) -> anyhow::Result<serde_json::Value> {
     let (s, url) = scratch(&args, "store").await?;
-    let (c, curl) = scratch(&args, "ceiling").await?;
-    let r = run_inner(&args, &url, &curl).await;
+    let r = run_inner(&args, &url).await;
     if args.keep {
         eprintln!("kept store: {url}");
     } else {
         s.drop_it().await;
     }
-    c.drop_it().await;
     let out = r?;
     if args.json {
         println!("{out}");
@@ -360,17 +379,10 @@ pub async fn run_store(args: BenchStoreArgs) -> anyhow::Result<serde_json::Value
     Ok(out)
 }
 
-async fn run_inner(
-    args: &BenchStoreArgs,
-    url: &str,
-    ceiling_url: &str,
-) -> anyhow::Result<serde_json::Value> {
+async fn run_inner(args: &BenchStoreArgs, url: &str) -> anyhow::Result<serde_json::Value> {
     let mach = machine();
     let store = open(args, url).await?;
-    let g = Gen {
-        n: AtomicU64::new(0),
-        base: 0,
-    };
+    let g = Gen::at(0);
     let mut stored: u64 = 0;
     let started = Instant::now();
 
@@ -467,40 +479,44 @@ async fn run_inner(
     lat1.sort_by(f64::total_cmp);
     stored += n1;
 
-    // 4. Ceiling: the rows of 1,000,000 (or scale) commissioning EPCs through the bulk path.
+    // 4. Ceiling: the rows of 1,000,000 (or scale) commissioning EPCs through the bulk path, and
+    // the same amount through capture into a fresh store, for a like-for-like ratio. Alternated
+    // CEILING_ROUNDS times, each into its own new database; the medians make the ratio.
     let ceil_units = args.scale.clamp(EPCS_PER_EVENT as u64, 1_000_000);
-    let cg = Gen {
-        n: AtomicU64::new(0),
-        base: 1 << 40,
-    };
-    let cevents = bulk_events(&cg, 0, ceil_units);
-    let ceiling = match args.backend {
-        Backend::Sqlite => {
-            let p = std::path::PathBuf::from(ceiling_url);
-            tokio::task::spawn_blocking(move || {
-                unitrace_store_sqlite::ceiling_write(&p, &cevents, T0)
-            })
-            .await??
-        }
-        Backend::Postgres => {
-            unitrace_store_postgres::ceiling_write(ceiling_url, &cevents, T0).await?
-        }
-    };
-    let ceil_rows = ceiling.epc_rows;
-    let ceiling_epcs_per_s = ceil_rows as f64 / ceiling.secs;
-    // The same amount through capture into a fresh store, for a like-for-like ratio.
-    let (cs, csurl) = scratch(args, "fresh").await?;
-    let fresh = open(args, &csurl).await?;
-    let fg = Gen {
-        n: AtomicU64::new(0),
-        base: 1 << 41,
-    };
-    let fevents = bulk_events(&fg, 0, ceil_units);
-    let t = Instant::now();
-    capture_all(fresh.clone(), fevents, args.writers).await?;
-    let fresh_rate = ceil_units as f64 / t.elapsed().as_secs_f64();
-    drop(fresh);
-    cs.drop_it().await;
+    let mut ceiling_rates = Vec::new();
+    let mut fresh_rates = Vec::new();
+    for round in 0..CEILING_ROUNDS {
+        let base = (1u64 << 40) + (round as u64) * (1 << 36);
+        let (c, curl) = scratch(args, &format!("ceiling{round}")).await?;
+        let cevents = bulk_events(&Gen::at(base), 0, ceil_units);
+        let ceiling = match args.backend {
+            Backend::Sqlite => {
+                let p = std::path::PathBuf::from(&curl);
+                tokio::task::spawn_blocking(move || {
+                    unitrace_store_sqlite::ceiling_write(&p, &cevents, T0)
+                })
+                .await?
+            }
+            Backend::Postgres => unitrace_store_postgres::ceiling_write(&curl, &cevents, T0).await,
+        };
+        c.drop_it().await;
+        let ceiling = ceiling?;
+        ceiling_rates.push(ceiling.epc_rows as f64 / ceiling.secs);
+
+        let (cs, csurl) = scratch(args, &format!("fresh{round}")).await?;
+        let fresh = open(args, &csurl).await?;
+        let fevents = bulk_events(&Gen::at(base + (1 << 35)), 0, ceil_units);
+        let t = Instant::now();
+        let r = capture_all(fresh.clone(), fevents, args.writers).await;
+        let secs = t.elapsed().as_secs_f64();
+        drop(fresh);
+        cs.drop_it().await;
+        r?;
+        fresh_rates.push(ceil_units as f64 / secs);
+    }
+    let ceiling_epcs_per_s = median(&ceiling_rates);
+    let fresh_rate = median(&fresh_rates);
+    let ceil_rows = ceil_units;
 
     // 5. Timelines of random units (recall units have inferred container events).
     let mut tl = Vec::new();
@@ -553,6 +569,8 @@ async fn run_inner(
         "ceiling_epcs_per_s": ceiling_epcs_per_s.round(),
         "ceiling_epcs": ceil_rows,
         "capture_fresh_epcs_per_s": fresh_rate.round(),
+        "ceiling_rounds_epcs_per_s": ceiling_rates.iter().map(|r| r.round()).collect::<Vec<_>>(),
+        "capture_fresh_rounds_epcs_per_s": fresh_rates.iter().map(|r| r.round()).collect::<Vec<_>>(),
         "ratio_to_ceiling": fresh_rate / ceiling_epcs_per_s,
         "ratio_loaded_to_ceiling": capture_epcs_per_s / ceiling_epcs_per_s,
         "capture_p50_ms": pct(&lat, 0.5),

@@ -354,12 +354,13 @@ fn write_batch(
             WriteMsg::Master(m, reply) => masters.push((m, reply)),
         }
     }
-    let mut tx = PgTx { rt, client, stmts };
+    let mut tx = PgTx::new(rt, client, stmts);
     let result = (|| -> StoreResult<BatchResults> {
-        // Durable before acknowledged, whatever the server's default synchronous_commit is.
-        tx.batch("BEGIN; SET LOCAL synchronous_commit = on")?;
+        // Durable before acknowledged, whatever the server's default synchronous_commit is. These
+        // go out with the group's first statement.
+        tx.defer("BEGIN; SET LOCAL synchronous_commit = on");
         let body = (|| {
-            tx.batch(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
+            tx.defer(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
             let mut master_results = Vec::with_capacity(masters.len());
             for (m, _) in &masters {
                 tx.batch("SAVEPOINT m")?;
@@ -383,7 +384,7 @@ fn write_batch(
                 Ok(r)
             }
             Err(e) => {
-                let _ = tx.batch("ROLLBACK");
+                let _ = tx.abort();
                 Err(e)
             }
         }
@@ -400,7 +401,7 @@ fn write_batch(
         Err(e) => {
             // Nothing of this batch is stored (or, if the connection died during COMMIT, the
             // outcome is unknown: a retry is safe, the store is idempotent by hash ID).
-            let _ = tx.batch("ROLLBACK");
+            let _ = tx.abort();
             for reply in capture_replies {
                 let _ = reply.send(Err(clone_err(&e)));
             }

@@ -19,6 +19,10 @@ pub(crate) struct PgTx<'a> {
     pub rt: &'a Runtime,
     pub client: &'a Client,
     pub stmts: &'a mut HashMap<&'static str, Statement>,
+    /// Simple-query statements whose results nobody waits for (BEGIN, the write lock, SAVEPOINT,
+    /// RELEASE, ROLLBACK TO), sent in the same round trip as the next statement (pipelined) or
+    /// prefixed to the next batch. An error in them surfaces there, and the caller rolls back.
+    pending: String,
 }
 
 // The history queries below say `LIMIT 1000001` (MAX_UNIT_HISTORY + 1) in their SQL text.
@@ -26,39 +30,101 @@ const _: () = assert!(unitrace_store::limits::MAX_UNIT_HISTORY == 1_000_000);
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-impl PgTx<'_> {
+impl<'a> PgTx<'a> {
+    pub(crate) fn new(
+        rt: &'a Runtime,
+        client: &'a Client,
+        stmts: &'a mut HashMap<&'static str, Statement>,
+    ) -> Self {
+        PgTx {
+            rt,
+            client,
+            stmts,
+            pending: String::new(),
+        }
+    }
+
+    /// Queue a simple-query statement (with its `;`) to go out with the next one.
+    pub(crate) fn defer(&mut self, sql: &str) {
+        self.pending.push_str(sql);
+        self.pending.push(';');
+    }
+
+    /// Run `f` (a statement already encoded against `self.client`), preceded in the same round
+    /// trip by the deferred statements, if any. tokio-postgres sends requests in the order their
+    /// futures are first polled, and `join` polls the deferred batch first.
+    fn run<T>(
+        &mut self,
+        f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
+        let pending = std::mem::take(&mut self.pending);
+        let client = self.client;
+        self.rt
+            .block_on(async {
+                if pending.is_empty() {
+                    return f.await;
+                }
+                let (a, b) = futures_util::future::join(client.batch_execute(&pending), f).await;
+                a?;
+                b
+            })
+            .map_err(db_err)
+    }
+
+    /// Send the deferred statements on their own.
+    fn flush(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.rt
+            .block_on(self.client.batch_execute(&pending))
+            .map_err(db_err)
+    }
+
     fn stmt(&mut self, sql: &'static str) -> StoreResult<Statement> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
+        // Preparing is rare (once per connection and statement): the deferred statements go
+        // first, so that it sees the transaction in the state they leave.
+        self.flush()?;
         let s = self.rt.block_on(self.client.prepare(sql)).map_err(db_err)?;
         self.stmts.insert(sql, s.clone());
         Ok(s)
     }
 
+    /// The deferred statements and `sql`, as one simple query.
     pub(crate) fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        self.pending.push_str(sql);
+        self.flush()
+    }
+
+    /// `ROLLBACK`, dropping the deferred statements (they may fail in an aborted transaction
+    /// and would then keep the ROLLBACK from running).
+    pub(crate) fn abort(&mut self) -> StoreResult<()> {
+        self.pending.clear();
         self.rt
-            .block_on(self.client.batch_execute(sql))
+            .block_on(self.client.batch_execute("ROLLBACK"))
             .map_err(db_err)
     }
 
     fn exec(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<u64> {
         let s = self.stmt(sql)?;
-        self.rt
-            .block_on(self.client.execute(&s, params))
-            .map_err(db_err)
+        let client = self.client;
+        self.run(client.execute(&s, params))
     }
 
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<Vec<Row>> {
         let s = self.stmt(sql)?;
-        self.rt
-            .block_on(self.client.query(&s, params))
-            .map_err(db_err)
+        let client = self.client;
+        self.run(client.query(&s, params))
     }
 
     /// One `COPY ... FROM STDIN` (text format) of `data`, inside the open transaction.
     fn copy_in(&mut self, sql: &'static str, data: String) -> StoreResult<u64> {
         use futures_util::SinkExt;
+        self.flush()?;
         self.rt
             .block_on(async {
                 let sink = self.client.copy_in::<_, bytes::Bytes>(sql).await?;
@@ -171,9 +237,8 @@ impl PgTx<'_> {
 
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> StoreResult<Option<Row>> {
         let s = self.stmt(sql)?;
-        self.rt
-            .block_on(self.client.query_opt(&s, params))
-            .map_err(db_err)
+        let client = self.client;
+        self.run(client.query_opt(&s, params))
     }
 }
 
@@ -187,15 +252,18 @@ impl CaptureTx for PgTx<'_> {
     }
 
     fn savepoint(&mut self) -> StoreResult<()> {
-        self.batch("SAVEPOINT req")
+        self.defer("SAVEPOINT req");
+        Ok(())
     }
 
     fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.batch("ROLLBACK TO SAVEPOINT req")
+        self.defer("ROLLBACK TO SAVEPOINT req");
+        Ok(())
     }
 
     fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.batch("RELEASE SAVEPOINT req")
+        self.defer("RELEASE SAVEPOINT req");
+        Ok(())
     }
 
     fn hash_exists(&mut self, hash_id: &str) -> StoreResult<bool> {
@@ -226,12 +294,19 @@ impl CaptureTx for PgTx<'_> {
         let punset = json_list(&ev.persistent_disposition_unset);
         let err_time = ev.error_declaration.as_ref().map(|e| e.declaration_time);
         let err_reason = ev.error_declaration.as_ref().and_then(|e| e.reason.clone());
+        // The event and its EPC rows (arrays, one multi-row insert for any number of EPCs) in one
+        // statement: one round trip.
+        let epcs: Vec<&str> = ev.epcs.iter().map(|(_, e)| e.as_str()).collect();
+        let roles: Vec<i64> = ev.epcs.iter().map(|(r, _)| r.code()).collect();
         let row = self.query_opt(
-            "INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
+            "WITH e AS (INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
              biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
              pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-             RETURNING seq",
+             RETURNING seq), \
+             x AS (INSERT INTO event_epc (epc, event_time, event_seq, role) \
+             SELECT u.epc, $4, e.seq, u.role FROM e, UNNEST($22::text[], $23::bigint[]) AS u(epc, role)) \
+             SELECT seq FROM e",
             &[
                 &ev.hash_id,
                 &ev.event_id,
@@ -254,6 +329,8 @@ impl CaptureTx for PgTx<'_> {
                 &err_time,
                 &err_reason,
                 &document,
+                &epcs,
+                &roles,
             ],
         )?;
         let seq: i64 = match row {
@@ -264,16 +341,6 @@ impl CaptureTx for PgTx<'_> {
                 ))
             }
         };
-        if !ev.epcs.is_empty() {
-            // One multi-row insert through arrays: one round trip for any number of EPCs.
-            let epcs: Vec<&str> = ev.epcs.iter().map(|(_, e)| e.as_str()).collect();
-            let roles: Vec<i64> = ev.epcs.iter().map(|(r, _)| r.code()).collect();
-            self.exec(
-                "INSERT INTO event_epc (epc, event_time, event_seq, role) \
-                 SELECT u.epc, $2, $3, u.role FROM UNNEST($1::text[], $4::bigint[]) AS u(epc, role)",
-                &[&epcs, &ev.event_time, &seq, &roles],
-            )?;
-        }
         for q in &ev.quantities {
             let (base, bq) = unitrace_store::units::quantity_in_base(q);
             self.exec(

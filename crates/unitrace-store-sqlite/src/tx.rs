@@ -40,6 +40,39 @@ fn parse_list(s: Option<String>) -> StoreResult<Vec<String>> {
     }
 }
 
+/// Row counts of the multi-row INSERTs [`insert_rows`] uses, largest first: each is one cached
+/// statement per table, and any row count is a sum of them (500 = 7 x 64 + 3 x 16 + 4).
+const ROW_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// `INSERT INTO table (cols) VALUES (?, ...), ...` of `params.len() / cols` rows, in multi-row
+/// statements of [`ROW_CHUNKS`] rows (one statement per row costs about as much again as the
+/// B-tree insert itself).
+fn insert_rows(
+    conn: &Connection,
+    head: &str,
+    cols: usize,
+    params: &[&dyn ToSql],
+) -> StoreResult<()> {
+    let rows = params.len() / cols;
+    let one = format!("({})", vec!["?"; cols].join(","));
+    let mut at = 0;
+    for chunk in ROW_CHUNKS {
+        if rows - at < chunk {
+            continue;
+        }
+        let sql = format!("{head} VALUES {}", vec![one.as_str(); chunk].join(","));
+        let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+        while rows - at >= chunk {
+            st.execute(rusqlite::params_from_iter(
+                params[at * cols..(at + chunk) * cols].iter(),
+            ))
+            .map_err(db_err)?;
+            at += chunk;
+        }
+    }
+    Ok(())
+}
+
 /// Columns of `event` that make [`EventFacts`], in this order.
 pub(crate) const FACT_COLS: &str = "e.seq, e.event_type, e.event_time, e.action, e.biz_step, e.disposition, \
      e.read_point, e.biz_location, e.pdisp_set, e.pdisp_unset, e.ilmd_lot, e.ilmd_expiry, e.parent_id, e.empty_delete";
@@ -280,13 +313,17 @@ impl CaptureTx for SqliteTx<'_> {
         }
         let seq = c.last_insert_rowid();
         if !ev.epcs.is_empty() {
-            let mut st = c
-                .prepare_cached("INSERT INTO event_epc (epc, event_time, event_seq, role) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(db_err)?;
-            for (role, epc) in &ev.epcs {
-                st.execute(params![epc, ev.event_time, seq, role.code()])
-                    .map_err(db_err)?;
+            let roles: Vec<i64> = ev.epcs.iter().map(|(r, _)| r.code()).collect();
+            let mut p: Vec<&dyn ToSql> = Vec::with_capacity(ev.epcs.len() * 4);
+            for ((_, epc), role) in ev.epcs.iter().zip(&roles) {
+                p.extend([epc as &dyn ToSql, &ev.event_time, &seq, role]);
             }
+            insert_rows(
+                c,
+                "INSERT INTO event_epc (epc, event_time, event_seq, role)",
+                4,
+                &p,
+            )?;
         }
         if !ev.quantities.is_empty() {
             let mut st = c
@@ -487,31 +524,30 @@ impl CaptureTx for SqliteTx<'_> {
         // New units: plain inserts. Known units: an UPDATE of the changed columns only, so that
         // indexes over unchanged columns (lot, parent, bizLocation) are not rewritten.
         let mut by_mask: HashMap<u16, Vec<&UnitState>> = HashMap::new();
-        {
-            let mut ins = self
-                .conn
-                .prepare_cached(&format!(
-                    "INSERT INTO unit_state ({UNIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-                ))
-                .map_err(db_err)?;
-            for (s, b) in states.iter().zip(before) {
-                match b {
-                    None => {
-                        let v = unit_values(s);
-                        ins.execute(rusqlite::params_from_iter(
-                            std::iter::once(&s.epc as &dyn ToSql)
-                                .chain(v.iter().map(|x| x as &dyn ToSql)),
-                        ))
-                        .map_err(db_err)?;
-                    }
-                    Some(b) => {
-                        let mask = changed_columns(b, s);
-                        if mask != 0 {
-                            by_mask.entry(mask).or_default().push(s);
-                        }
+        let mut new_units: Vec<(&UnitState, [Value; 15])> = Vec::new();
+        for (s, b) in states.iter().zip(before) {
+            match b {
+                None => new_units.push((s, unit_values(s))),
+                Some(b) => {
+                    let mask = changed_columns(b, s);
+                    if mask != 0 {
+                        by_mask.entry(mask).or_default().push(s);
                     }
                 }
             }
+        }
+        if !new_units.is_empty() {
+            let mut p: Vec<&dyn ToSql> = Vec::with_capacity(new_units.len() * 16);
+            for (s, v) in &new_units {
+                p.push(&s.epc);
+                p.extend(v.iter().map(|x| x as &dyn ToSql));
+            }
+            insert_rows(
+                self.conn,
+                &format!("INSERT INTO unit_state ({UNIT_COLS})"),
+                16,
+                &p,
+            )?;
         }
         for (mask, group) in by_mask {
             let mut sets = Vec::new();
