@@ -30,6 +30,107 @@ const _: () = assert!(unitrace_store::limits::MAX_UNIT_HISTORY == 1_000_000);
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
+/// An event and its `event_epc` rows (arrays: one multi-row insert for any number of EPCs) in one
+/// statement; returns the event's sequence number.
+const INSERT_EVENT: &str = "WITH e AS (INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
+     biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
+     pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+     RETURNING seq), \
+     x AS (INSERT INTO event_epc (epc, event_time, event_seq, role) \
+     SELECT u.epc, $4, e.seq, u.role FROM e, UNNEST($22::text[], $23::bigint[]) AS u(epc, role)) \
+     SELECT seq FROM e";
+
+const LOAD_UNITS: &str = concat!(
+    "SELECT ",
+    unit_cols!(),
+    " FROM unit_state WHERE epc = ANY($1)"
+);
+
+/// The values of [`INSERT_EVENT`] that are computed from the event (the rest are borrowed).
+struct EventRow<'e> {
+    type_code: i64,
+    action: Option<i64>,
+    parent: Option<&'e str>,
+    empty_delete: bool,
+    pset: Option<String>,
+    punset: Option<String>,
+    err_time: Option<i64>,
+    err_reason: Option<String>,
+    epcs: Vec<&'e str>,
+    roles: Vec<i64>,
+}
+
+impl<'e> EventRow<'e> {
+    fn of(ev: &'e CaptureEvent) -> Self {
+        EventRow {
+            type_code: ev.event_type.code(),
+            action: ev.action.map(Action::code),
+            parent: ev.parent_id(),
+            empty_delete: ev.is_empty_delete(),
+            pset: json_list(&ev.persistent_disposition_set),
+            punset: json_list(&ev.persistent_disposition_unset),
+            err_time: ev.error_declaration.as_ref().map(|e| e.declaration_time),
+            err_reason: ev.error_declaration.as_ref().and_then(|e| e.reason.clone()),
+            epcs: ev.epcs.iter().map(|(_, e)| e.as_str()).collect(),
+            roles: ev.epcs.iter().map(|(r, _)| r.code()).collect(),
+        }
+    }
+
+    /// `$1`..`$23` of [`INSERT_EVENT`].
+    fn params<'s>(
+        &'s self,
+        ev: &'s CaptureEvent,
+        document: &'s &str,
+        record_time: &'s i64,
+    ) -> [&'s (dyn ToSql + Sync); 23] {
+        [
+            &ev.hash_id,
+            &ev.event_id,
+            &self.type_code,
+            &ev.event_time,
+            &ev.event_time_zone_offset,
+            record_time,
+            &self.action,
+            &ev.biz_step,
+            &ev.disposition,
+            &ev.read_point,
+            &ev.biz_location,
+            &ev.transformation_id,
+            &self.parent,
+            &self.empty_delete,
+            &self.pset,
+            &self.punset,
+            &ev.ilmd_lot,
+            &ev.ilmd_expiry,
+            &self.err_time,
+            &self.err_reason,
+            document,
+            &self.epcs,
+            &self.roles,
+        ]
+    }
+}
+
+fn seq_of(row: Option<Row>) -> StoreResult<i64> {
+    match row {
+        Some(r) => r.try_get(0).map_err(db_err),
+        None => Err(StoreError::Database(
+            "INSERT returned no sequence number".into(),
+        )),
+    }
+}
+
+/// Unit states read by [`LOAD_UNITS`], in the order of `epcs` (None: no such unit).
+fn units_in_order(rows: &[Row], epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {
+    let mut found: HashMap<String, UnitState> = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let u = unit_from_row(r)?;
+        found.insert(u.epc.clone(), u);
+    }
+    Ok(epcs.iter().map(|e| found.remove(*e)).collect())
+}
+
 impl<'a> PgTx<'a> {
     pub(crate) fn new(
         rt: &'a Runtime,
@@ -288,125 +389,39 @@ impl CaptureTx for PgTx<'_> {
         document: &str,
         record_time: i64,
     ) -> StoreResult<i64> {
-        let action = ev.action.map(Action::code);
-        let parent = ev.parent_id();
-        let pset = json_list(&ev.persistent_disposition_set);
-        let punset = json_list(&ev.persistent_disposition_unset);
-        let err_time = ev.error_declaration.as_ref().map(|e| e.declaration_time);
-        let err_reason = ev.error_declaration.as_ref().and_then(|e| e.reason.clone());
-        // The event and its EPC rows (arrays, one multi-row insert for any number of EPCs) in one
-        // statement: one round trip.
-        let epcs: Vec<&str> = ev.epcs.iter().map(|(_, e)| e.as_str()).collect();
-        let roles: Vec<i64> = ev.epcs.iter().map(|(r, _)| r.code()).collect();
-        let row = self.query_opt(
-            "WITH e AS (INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
-             biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
-             pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-             RETURNING seq), \
-             x AS (INSERT INTO event_epc (epc, event_time, event_seq, role) \
-             SELECT u.epc, $4, e.seq, u.role FROM e, UNNEST($22::text[], $23::bigint[]) AS u(epc, role)) \
-             SELECT seq FROM e",
-            &[
-                &ev.hash_id,
-                &ev.event_id,
-                &ev.event_type.code(),
-                &ev.event_time,
-                &ev.event_time_zone_offset,
-                &record_time,
-                &action,
-                &ev.biz_step,
-                &ev.disposition,
-                &ev.read_point,
-                &ev.biz_location,
-                &ev.transformation_id,
-                &parent,
-                &ev.is_empty_delete(),
-                &pset,
-                &punset,
-                &ev.ilmd_lot,
-                &ev.ilmd_expiry,
-                &err_time,
-                &err_reason,
-                &document,
-                &epcs,
-                &roles,
-            ],
-        )?;
-        let seq: i64 = match row {
-            Some(r) => r.try_get(0).map_err(db_err)?,
-            None => {
-                return Err(StoreError::Database(
-                    "INSERT returned no sequence number".into(),
-                ))
-            }
-        };
-        for q in &ev.quantities {
-            let (base, bq) = unitrace_store::units::quantity_in_base(q);
-            self.exec(
-                "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom, base_uom, b_quantity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&seq, &q.role.code(), &q.epc_class, &q.quantity, &q.uom, &base, &bq],
-            )?;
-        }
-        for (op, list) in [
-            (0i64, &ev.persistent_disposition_set),
-            (1, &ev.persistent_disposition_unset),
-        ] {
-            for v in list {
-                self.exec(
-                    "INSERT INTO event_pdisp (event_seq, op, value) VALUES ($1, $2, $3)",
-                    &[&seq, &op, v],
-                )?;
-            }
-        }
-        for (kind, list) in [
-            (0i64, &ev.biz_transactions),
-            (1, &ev.sources),
-            (2, &ev.destinations),
-        ] {
-            for (ty, v) in list {
-                self.exec(
-                    "INSERT INTO event_biztx (event_seq, kind, type, value) VALUES ($1, $2, $3, $4)",
-                    &[&seq, &kind, ty, v],
-                )?;
-            }
-        }
-        if let Some(e) = &ev.error_declaration {
-            for id in &e.corrective_event_ids {
-                self.exec(
-                    "INSERT INTO event_corrective (event_seq, event_id) VALUES ($1, $2)",
-                    &[&seq, id],
-                )?;
-            }
-        }
-        for s in &ev.sensor_reports {
-            let (base, b) = unitrace_store::units::report_in_base(s);
-            self.exec(
-                "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time, \
-                 base_uom, b_value, b_min, b_max, b_mean) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[
-                    &seq, &s.report_type, &s.device_id, &s.value, &s.min_value, &s.max_value, &s.mean_value, &s.uom, &s.time,
-                    &base, &b[0], &b[1], &b[2], &b[3],
-                ],
-            )?;
-        }
-        for (start, end) in &ev.sensor_periods {
-            self.exec(
-                "INSERT INTO event_sensor_period (event_seq, start_time, end_time) VALUES ($1, $2, $3)",
-                &[&seq, start, end],
-            )?;
-        }
-        for f in &ev.fields {
-            self.exec(
-                "INSERT INTO event_field (event_seq, scope, inner_field, name, text_value, num_value) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&seq, &f.scope.code(), &i64::from(f.inner), &f.name, &f.text, &f.number],
-            )?;
-        }
+        let row = EventRow::of(ev);
+        let params = row.params(ev, &document, &record_time);
+        let r = self.query_opt(INSERT_EVENT, &params)?;
+        let seq = seq_of(r)?;
+        self.insert_event_children(ev, seq)?;
         Ok(seq)
     }
 
+    fn insert_event_and_load_units(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+        epcs: &[&str],
+    ) -> StoreResult<(i64, Vec<Option<UnitState>>)> {
+        if epcs.len() <= 1 {
+            let seq = self.insert_event(ev, document, record_time)?;
+            return Ok((seq, self.load_units(epcs)?));
+        }
+        // Both requests go out before either answer is awaited (pipelined).
+        let ins = self.stmt(INSERT_EVENT)?;
+        let load = self.stmt(LOAD_UNITS)?;
+        let row = EventRow::of(ev);
+        let params = row.params(ev, &document, &record_time);
+        let client = self.client;
+        let (r, rows) = self.run(futures_util::future::try_join(
+            client.query_opt(&ins, &params),
+            client.query(&load, &[&epcs]),
+        ))?;
+        let seq = seq_of(r)?;
+        self.insert_event_children(ev, seq)?;
+        Ok((seq, units_in_order(&rows, epcs)?))
+    }
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>> {
         match self.query_opt(
             concat!("SELECT ", unit_cols!(), " FROM unit_state WHERE epc = $1"),
@@ -454,20 +469,8 @@ impl CaptureTx for PgTx<'_> {
         if epcs.len() <= 1 {
             return epcs.iter().map(|e| self.load_unit(e)).collect();
         }
-        let rows = self.query(
-            concat!(
-                "SELECT ",
-                unit_cols!(),
-                " FROM unit_state WHERE epc = ANY($1)"
-            ),
-            &[&epcs],
-        )?;
-        let mut found: HashMap<String, UnitState> = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let u = unit_from_row(r)?;
-            found.insert(u.epc.clone(), u);
-        }
-        Ok(epcs.iter().map(|e| found.remove(*e)).collect())
+        let rows = self.query(LOAD_UNITS, &[&epcs])?;
+        units_in_order(&rows, epcs)
     }
 
     fn save_units(
@@ -571,4 +574,74 @@ pub(crate) fn group_roles(rows: &[Row]) -> StoreResult<Vec<(EventFacts, RoleSet)
         }
     }
     Ok(out)
+}
+
+impl PgTx<'_> {
+    /// The rows of an event other than `event` and `event_epc` ([`INSERT_EVENT`] writes those).
+    fn insert_event_children(&mut self, ev: &CaptureEvent, seq: i64) -> StoreResult<()> {
+        for q in &ev.quantities {
+            let (base, bq) = unitrace_store::units::quantity_in_base(q);
+            self.exec(
+                "INSERT INTO event_quantity (event_seq, role, epc_class, quantity, uom, base_uom, b_quantity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&seq, &q.role.code(), &q.epc_class, &q.quantity, &q.uom, &base, &bq],
+            )?;
+        }
+        for (op, list) in [
+            (0i64, &ev.persistent_disposition_set),
+            (1, &ev.persistent_disposition_unset),
+        ] {
+            for v in list {
+                self.exec(
+                    "INSERT INTO event_pdisp (event_seq, op, value) VALUES ($1, $2, $3)",
+                    &[&seq, &op, v],
+                )?;
+            }
+        }
+        for (kind, list) in [
+            (0i64, &ev.biz_transactions),
+            (1, &ev.sources),
+            (2, &ev.destinations),
+        ] {
+            for (ty, v) in list {
+                self.exec(
+                    "INSERT INTO event_biztx (event_seq, kind, type, value) VALUES ($1, $2, $3, $4)",
+                    &[&seq, &kind, ty, v],
+                )?;
+            }
+        }
+        if let Some(e) = &ev.error_declaration {
+            for id in &e.corrective_event_ids {
+                self.exec(
+                    "INSERT INTO event_corrective (event_seq, event_id) VALUES ($1, $2)",
+                    &[&seq, id],
+                )?;
+            }
+        }
+        for s in &ev.sensor_reports {
+            let (base, b) = unitrace_store::units::report_in_base(s);
+            self.exec(
+                "INSERT INTO event_sensor (event_seq, type, device_id, value, min_value, max_value, mean_value, uom, time, \
+                 base_uom, b_value, b_min, b_max, b_mean) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &seq, &s.report_type, &s.device_id, &s.value, &s.min_value, &s.max_value, &s.mean_value, &s.uom, &s.time,
+                    &base, &b[0], &b[1], &b[2], &b[3],
+                ],
+            )?;
+        }
+        for (start, end) in &ev.sensor_periods {
+            self.exec(
+                "INSERT INTO event_sensor_period (event_seq, start_time, end_time) VALUES ($1, $2, $3)",
+                &[&seq, start, end],
+            )?;
+        }
+        for f in &ev.fields {
+            self.exec(
+                "INSERT INTO event_field (event_seq, scope, inner_field, name, text_value, num_value) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&seq, &f.scope.code(), &i64::from(f.inner), &f.name, &f.text, &f.number],
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use unitrace_store::engine::{check_history_len, CaptureTx};
 use unitrace_store::limits::MAX_UNIT_HISTORY;
@@ -186,27 +185,47 @@ const UNIT_VALUE_COLS: [&str; 15] = [
     "location_time",
 ];
 
-/// The values of [`UNIT_VALUE_COLS`] for one unit.
-fn unit_values(s: &UnitState) -> [Value; 15] {
-    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
-    let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()));
-    [
-        int(s.commissioned_at),
-        text(&s.commissioned_where),
-        Value::Integer(s.commissioned_by_step as i64),
-        Value::Integer(s.last_event_time),
-        Value::Integer(s.last_event_seq),
-        text(&s.biz_location),
-        text(&s.read_point),
-        text(&s.disposition),
-        text(&json_list(&s.persistent_dispositions)),
-        text(&s.lot),
-        text(&s.expiry),
-        text(&s.parent),
-        int(s.parent_since.map(|p| p.0)),
-        int(s.parent_since.map(|p| p.1)),
-        int(s.location_time),
-    ]
+/// The values of one unit's row that are computed, not borrowed from its state.
+struct UnitRow<'u> {
+    s: &'u UnitState,
+    step: i64,
+    pdisps: Option<String>,
+    since_time: Option<i64>,
+    since_seq: Option<i64>,
+}
+
+impl<'u> UnitRow<'u> {
+    fn of(s: &'u UnitState) -> Self {
+        UnitRow {
+            s,
+            step: s.commissioned_by_step as i64,
+            pdisps: json_list(&s.persistent_dispositions),
+            since_time: s.parent_since.map(|p| p.0),
+            since_seq: s.parent_since.map(|p| p.1),
+        }
+    }
+
+    /// The values of [`UNIT_VALUE_COLS`], borrowed (no copy of the unit's strings).
+    fn values(&self) -> [&dyn ToSql; 15] {
+        let s = self.s;
+        [
+            &s.commissioned_at,
+            &s.commissioned_where,
+            &self.step,
+            &s.last_event_time,
+            &s.last_event_seq,
+            &s.biz_location,
+            &s.read_point,
+            &s.disposition,
+            &self.pdisps,
+            &s.lot,
+            &s.expiry,
+            &s.parent,
+            &self.since_time,
+            &self.since_seq,
+            &s.location_time,
+        ]
+    }
 }
 
 /// Bit i set: column i of [`UNIT_VALUE_COLS`] differs between `a` and `b`.
@@ -524,10 +543,10 @@ impl CaptureTx for SqliteTx<'_> {
         // New units: plain inserts. Known units: an UPDATE of the changed columns only, so that
         // indexes over unchanged columns (lot, parent, bizLocation) are not rewritten.
         let mut by_mask: HashMap<u16, Vec<&UnitState>> = HashMap::new();
-        let mut new_units: Vec<(&UnitState, [Value; 15])> = Vec::new();
+        let mut new_units: Vec<UnitRow> = Vec::new();
         for (s, b) in states.iter().zip(before) {
             match b {
-                None => new_units.push((s, unit_values(s))),
+                None => new_units.push(UnitRow::of(s)),
                 Some(b) => {
                     let mask = changed_columns(b, s);
                     if mask != 0 {
@@ -538,9 +557,9 @@ impl CaptureTx for SqliteTx<'_> {
         }
         if !new_units.is_empty() {
             let mut p: Vec<&dyn ToSql> = Vec::with_capacity(new_units.len() * 16);
-            for (s, v) in &new_units {
-                p.push(&s.epc);
-                p.extend(v.iter().map(|x| x as &dyn ToSql));
+            for u in &new_units {
+                p.push(&u.s.epc);
+                p.extend(u.values());
             }
             insert_rows(
                 self.conn,
@@ -564,13 +583,14 @@ impl CaptureTx for SqliteTx<'_> {
                 ))
                 .map_err(db_err)?;
             for s in group {
-                let v = unit_values(s);
+                let row = UnitRow::of(s);
                 st.execute(rusqlite::params_from_iter(
                     std::iter::once(&s.epc as &dyn ToSql).chain(
-                        v.iter()
+                        row.values()
+                            .into_iter()
                             .enumerate()
                             .filter(|(i, _)| mask & (1 << i) != 0)
-                            .map(|(_, x)| x as &dyn ToSql),
+                            .map(|(_, x)| x),
                     ),
                 ))
                 .map_err(db_err)?;

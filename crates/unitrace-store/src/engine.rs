@@ -31,6 +31,18 @@ pub trait CaptureTx {
         document: &str,
         record_time: i64,
     ) -> StoreResult<i64>;
+    /// [`CaptureTx::insert_event`], then [`CaptureTx::load_units`] of `epcs` (units the insert
+    /// does not touch); a backend may send both in one round trip.
+    fn insert_event_and_load_units(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+        epcs: &[&str],
+    ) -> StoreResult<(i64, Vec<Option<UnitState>>)> {
+        let seq = self.insert_event(ev, document, record_time)?;
+        Ok((seq, self.load_units(epcs)?))
+    }
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>>;
     fn save_unit(&mut self, st: &UnitState) -> StoreResult<()>;
     /// Load several units at once (a backend may do it in one statement); in the order given.
@@ -482,8 +494,6 @@ fn capture_one<T: CaptureTx>(
             });
         }
     }
-    let seq = tx.insert_event(ev, doc, record_time)?;
-    let facts = EventFacts::of(ev, seq);
     // Group roles per EPC (an EPC may appear in several lists of one event).
     let mut units: Vec<(&str, RoleSet)> = Vec::with_capacity(ev.epcs.len());
     if ev.epcs.len() <= 1 {
@@ -504,6 +514,9 @@ fn capture_one<T: CaptureTx>(
             }
         }
     }
+    let epcs: Vec<&str> = units.iter().map(|(e, _)| *e).collect();
+    let (seq, loaded) = tx.insert_event_and_load_units(ev, doc, record_time, &epcs)?;
+    let facts = EventFacts::of(ev, seq);
     // Packing into a parent that a later (in event time) empty DELETE already emptied: the
     // children's state must come from replay, which sees that emptying.
     let packs = ev.event_type == EventType::AggregationEvent
@@ -512,8 +525,6 @@ fn capture_one<T: CaptureTx>(
         (Some(p), true) => tx.emptied_after(p, (facts.event_time, facts.seq))?,
         _ => false,
     };
-    let epcs: Vec<&str> = units.iter().map(|(e, _)| *e).collect();
-    let loaded = tx.load_units(&epcs)?;
     if loaded.len() != units.len() {
         return Err(StoreError::Database(format!(
             "loaded {} unit states for {} units",
