@@ -38,6 +38,7 @@ macro_rules! conformance_suite {
             record_time_monotonic,
             record_time_monotonic_across_restart,
             concurrent_captures,
+            concurrent_failures_stay_in_their_request,
             state_commissioning_and_location,
             state_aggregation_add_delete,
             state_aggregation_delete_all,
@@ -508,6 +509,79 @@ pub async fn concurrent_captures<F: StoreFactory>(f: &mut F) {
         s.list_units(&UnitFilter::default()).await.unwrap().len(),
         80
     );
+}
+
+/// Requests that fail (rollback mode: an event stored, then a conflicting one) among requests
+/// that succeed, concurrently, so that they share group commits: each failing request leaves
+/// nothing behind, and every other request of its group is stored whole.
+pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let mut taken = obj(1, 0, Action::Add, &[&epc(1)]);
+    taken.event_id = Some("urn:uuid:taken".into());
+    must_capture(&s, vec![taken]).await;
+    let fails = |n: u32| n % 3 == 0;
+    let mut tasks = Vec::new();
+    for t in 0..12u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..4u32 {
+                let n = 1000 + t * 100 + k;
+                let mut events = vec![obj(n, i64::from(k), Action::Add, &[&epc(n)])];
+                if fails(n) {
+                    let mut c = obj(n + 50_000, i64::from(k), Action::Add, &[&epc(n + 50_000)]);
+                    c.event_id = Some("urn:uuid:taken".into());
+                    events.push(c);
+                }
+                let r = s
+                    .capture(events, CaptureMode::Rollback)
+                    .await
+                    .expect("capture");
+                if fails(n) {
+                    assert_eq!(r.outcomes[0], CaptureOutcome::RolledBack, "request {n}");
+                    assert!(
+                        matches!(r.outcomes[1], CaptureOutcome::Conflict { .. }),
+                        "request {n}: {:?}",
+                        r.outcomes[1]
+                    );
+                } else {
+                    assert!(
+                        matches!(r.outcomes[0], CaptureOutcome::Stored { .. }),
+                        "request {n}: {:?}",
+                        r.outcomes[0]
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let mut stored = 1;
+    for t in 0..12u32 {
+        for k in 0..4u32 {
+            let n = 1000 + t * 100 + k;
+            let event = s.event_by_hash(&hash(n)).await.unwrap();
+            let unit = s.unit_state(&epc(n)).await.unwrap();
+            if fails(n) {
+                assert!(event.is_none(), "event {n} of a failed request was kept");
+                assert!(unit.is_none(), "unit of failed request {n} was kept");
+            } else {
+                assert!(event.is_some(), "event {n} lost");
+                assert_eq!(unit.expect("unit").last_event_seq, event.unwrap().seq);
+                stored += 1;
+            }
+            assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
+        }
+    }
+    let page = s
+        .query_events(&EventQuery {
+            per_page: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), stored);
 }
 
 pub async fn state_commissioning_and_location<F: StoreFactory>(f: &mut F) {
