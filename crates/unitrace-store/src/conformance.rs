@@ -520,7 +520,7 @@ pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut 
     let mut taken = obj(1, 0, Action::Add, &[&epc(1)]);
     taken.event_id = Some("urn:uuid:taken".into());
     must_capture(&s, vec![taken]).await;
-    let fails = |n: u32| n % 3 == 0;
+    let fails = |n: u32| n.is_multiple_of(3);
     let mut tasks = Vec::new();
     for t in 0..12u32 {
         let s = s.clone();
