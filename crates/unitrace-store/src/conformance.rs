@@ -142,6 +142,16 @@ fn epc(i: u32) -> String {
 const PALLET: &str = "urn:epc:id:sscc:0614141.1234567890";
 const CASE: &str = "urn:epc:id:sscc:0614141.0000000001";
 
+/// The first 1,000 stored events, in the default order (commit order).
+async fn first_thousand_events(s: &Arc<dyn Store>) -> QueryPage {
+    s.query_events(&EventQuery {
+        per_page: Some(1000),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 async fn must_capture(s: &Arc<dyn Store>, events: Vec<CaptureEvent>) -> CaptureReport {
     let n = events.len();
     let r = s
@@ -489,13 +499,7 @@ pub async fn concurrent_captures<F: StoreFactory>(f: &mut F) {
     for t in tasks {
         t.await.expect("task");
     }
-    let page = s
-        .query_events(&EventQuery {
-            per_page: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let page = first_thousand_events(&s).await;
     assert_eq!(page.events.len(), 80);
     let mut last = (i64::MIN, i64::MIN);
     for e in &page.events {
@@ -574,13 +578,7 @@ pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut 
             assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
         }
     }
-    let page = s
-        .query_events(&EventQuery {
-            per_page: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let page = first_thousand_events(&s).await;
     assert_eq!(page.events.len(), stored);
 }
 
