@@ -501,6 +501,12 @@ async fn run_inner(args: &BenchStoreArgs, url: &str) -> anyhow::Result<serde_jso
         };
         c.drop_it().await;
         let ceiling = ceiling?;
+        if ceiling.epc_rows != ceil_units {
+            bail!(
+                "the ceiling wrote {} EPC rows, expected {ceil_units}",
+                ceiling.epc_rows
+            );
+        }
         ceiling_rates.push(ceiling.epc_rows as f64 / ceiling.secs);
 
         let (cs, csurl) = scratch(args, &format!("fresh{round}")).await?;
