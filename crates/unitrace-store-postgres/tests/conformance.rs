@@ -92,6 +92,25 @@ impl StoreFactory for PgFactory {
                 .expect("connect PostgreSQL store"),
         )
     }
+
+    async fn fail_unit_writes(&mut self, epc: &str) {
+        let mut config: tokio_postgres::Config =
+            self.admin_url.parse().expect("UNITRACE_TEST_POSTGRES URL");
+        config.dbname(&self.db);
+        let (c, conn) = config.connect(NoTls).await.expect("connect test database");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let epc = epc.replace('\'', "''");
+        c.batch_execute(&format!(
+            "CREATE FUNCTION fail_unit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
+             CREATE TRIGGER fail_unit BEFORE INSERT OR UPDATE ON unit_state FOR EACH ROW \
+             WHEN (NEW.epc = '{epc}') EXECUTE FUNCTION fail_unit();"
+        ))
+        .await
+        .expect("create fault trigger");
+    }
 }
 
 impl Drop for PgFactory {

@@ -41,6 +41,18 @@ impl StoreFactory for SqliteFactory {
                 .expect("open SQLite store"),
         )
     }
+
+    async fn fail_unit_writes(&mut self, epc: &str) {
+        let c = rusqlite::Connection::open(self.dir.join("store.db")).expect("open store file");
+        let epc = epc.replace('\'', "''");
+        c.execute_batch(&format!(
+            "CREATE TRIGGER fail_ins BEFORE INSERT ON unit_state WHEN NEW.epc = '{epc}' \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END; \
+             CREATE TRIGGER fail_upd BEFORE UPDATE ON unit_state WHEN NEW.epc = '{epc}' \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+        ))
+        .expect("create fault triggers");
+    }
 }
 
 unitrace_store::conformance_suite!(Some(SqliteFactory::new()));

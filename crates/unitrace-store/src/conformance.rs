@@ -21,6 +21,9 @@ pub use records::*;
 #[async_trait]
 pub trait StoreFactory: Send {
     async fn open(&mut self, clock: Arc<dyn Clock>) -> Arc<dyn Store>;
+    /// Inject a fault behind the store's back (after `open`): from now on the database refuses,
+    /// with an error, every insert or update of the state of unit `epc` (e.g. by a trigger).
+    async fn fail_unit_writes(&mut self, epc: &str);
 }
 
 /// Instantiate every conformance test with `$factory`, an expression of type
@@ -39,6 +42,7 @@ macro_rules! conformance_suite {
             record_time_monotonic_across_restart,
             concurrent_captures,
             concurrent_failures_stay_in_their_request,
+            errors_after_writing_stay_in_their_request,
             state_commissioning_and_location,
             state_aggregation_add_delete,
             state_aggregation_delete_all,
@@ -395,6 +399,22 @@ pub async fn invalid_events_rejected<F: StoreFactory>(f: &mut F) {
     let mut e = obj(11, 0, Action::Add, &[&epc(1)]);
     e.biz_location = Some("x".repeat(limits::MAX_ID_LEN + 1));
     cases.push((e, "longer"));
+    // No backend keeps a NUL in text (PostgreSQL refuses it): refused before anything is written.
+    let mut e = obj(12, 0, Action::Add, &[&epc(1)]);
+    e.fields.push(EventField {
+        scope: FieldScope::Event,
+        inner: false,
+        name: "https://ns.example.com/note".into(),
+        text: Some("a\0b".into()),
+        number: None,
+    });
+    cases.push((e, "NUL"));
+    let mut e = obj(13, 0, Action::Add, &[&epc(1)]);
+    e.biz_transactions.push((
+        "po\0".into(),
+        "urn:epcglobal:cbv:bt:0614141073467:1152".into(),
+    ));
+    cases.push((e, "control character"));
     for (e, needle) in cases {
         let r = s.capture(vec![e], CaptureMode::Proceed).await.unwrap();
         match &r.outcomes[0] {
@@ -578,6 +598,105 @@ pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut 
             assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
         }
     }
+    let page = first_thousand_events(&s).await;
+    assert_eq!(page.events.len(), stored);
+}
+
+/// Requests that fail with an error after their event is written (the database refuses the
+/// state of one unit) among concurrent succeeding requests and master-data writes, which share
+/// their group commits: each failing request gets the error and leaves nothing; its neighbours
+/// are stored whole.
+pub async fn errors_after_writing_stay_in_their_request<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let refused = epc(999_999);
+    f.fail_unit_writes(&refused).await;
+    // n % 5 is the request's index k in its task: k = 1 (proceed mode) and k = 2 (rollback).
+    let fails = |n: u32| n % 5 == 1 || n % 5 == 2;
+    let mut tasks = Vec::new();
+    for t in 0..12u32 {
+        let s = s.clone();
+        let refused = refused.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..4u32 {
+                let n = 1000 + t * 100 + k;
+                if t % 4 == 3 {
+                    // Master data in the same group commits as the captures.
+                    let loc = Location {
+                        id: format!("urn:epc:id:sgln:0614141.00001.{n}"),
+                        name: Some(format!("shelf {n}")),
+                        parent_id: None,
+                        latitude: None,
+                        longitude: None,
+                        attributes: json!({}),
+                    };
+                    s.upsert_location(&loc).await.expect("location");
+                }
+                let mode = if k % 2 == 0 {
+                    CaptureMode::Rollback
+                } else {
+                    CaptureMode::Proceed
+                };
+                let events = match (fails(n), mode) {
+                    (false, _) => vec![obj(n, i64::from(k), Action::Add, &[&epc(n)])],
+                    // One event, which fails after it is written.
+                    (true, CaptureMode::Rollback) => {
+                        vec![obj(n, i64::from(k), Action::Add, &[&epc(n), &refused])]
+                    }
+                    // An event stored, then one that fails after it is written.
+                    (true, CaptureMode::Proceed) => vec![
+                        obj(n, i64::from(k), Action::Add, &[&epc(n)]),
+                        obj(
+                            n + 50_000,
+                            i64::from(k),
+                            Action::Observe,
+                            &[&epc(n + 50_000), &refused],
+                        ),
+                    ],
+                };
+                let r = s.capture(events, mode).await;
+                if fails(n) {
+                    assert!(r.is_err(), "request {n} answered {r:?}");
+                } else {
+                    let r = r.expect("capture");
+                    assert!(
+                        matches!(r.outcomes[0], CaptureOutcome::Stored { .. }),
+                        "request {n}: {:?}",
+                        r.outcomes[0]
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let mut stored = 0;
+    for t in 0..12u32 {
+        for k in 0..4u32 {
+            let n = 1000 + t * 100 + k;
+            let event = s.event_by_hash(&hash(n)).await.unwrap();
+            let unit = s.unit_state(&epc(n)).await.unwrap();
+            if fails(n) {
+                assert!(event.is_none(), "event {n} of a failed request was kept");
+                assert!(unit.is_none(), "unit of failed request {n} was kept");
+            } else {
+                assert!(event.is_some(), "event {n} lost");
+                assert_eq!(unit.expect("unit").last_event_seq, event.unwrap().seq);
+                stored += 1;
+            }
+            assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
+            assert!(s.unit_state(&epc(n + 50_000)).await.unwrap().is_none());
+            if t % 4 == 3 {
+                let id = format!("urn:epc:id:sgln:0614141.00001.{n}");
+                assert!(
+                    s.get_location(&id).await.unwrap().is_some(),
+                    "location {n} lost"
+                );
+            }
+        }
+    }
+    assert!(s.unit_state(&refused).await.unwrap().is_none());
     let page = first_thousand_events(&s).await;
     assert_eq!(page.events.len(), stored);
 }

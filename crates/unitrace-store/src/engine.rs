@@ -275,6 +275,9 @@ pub fn validate_event(ev: &CaptureEvent) -> Result<String, String> {
             if ty.len() > MAX_ID_LEN {
                 return Err(format!("{what} type is longer than {MAX_ID_LEN} bytes"));
             }
+            if ty.chars().any(char::is_control) {
+                return Err(format!("{what} type contains a control character"));
+            }
             check_id(what, v)?;
         }
     }
@@ -317,6 +320,10 @@ pub fn validate_event(ev: &CaptureEvent) -> Result<String, String> {
                     "field {} value is longer than {MAX_TEXT_LEN} bytes",
                     f.name
                 ));
+            }
+            // Text may hold line breaks and tabs, but no store keeps a NUL in a text column.
+            if t.contains('\0') {
+                return Err(format!("field {} value contains a NUL character", f.name));
             }
         }
         check_num("field number", f.number)?;
