@@ -112,6 +112,48 @@ impl<'e> EventRow<'e> {
     }
 }
 
+/// The values of one unit's row that are computed, not borrowed from its state.
+struct UnitRow<'u> {
+    s: &'u UnitState,
+    pdisps: Option<String>,
+    since_time: Option<i64>,
+    since_seq: Option<i64>,
+}
+
+impl<'u> UnitRow<'u> {
+    fn of(s: &'u UnitState) -> Self {
+        UnitRow {
+            s,
+            pdisps: json_list(&s.persistent_dispositions),
+            since_time: s.parent_since.map(|p| p.0),
+            since_seq: s.parent_since.map(|p| p.1),
+        }
+    }
+
+    /// `$1`..`$16`: the columns of `unit_cols!()`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        let s = self.s;
+        [
+            &s.epc,
+            &s.commissioned_at,
+            &s.commissioned_where,
+            &s.commissioned_by_step,
+            &s.last_event_time,
+            &s.last_event_seq,
+            &s.biz_location,
+            &s.read_point,
+            &s.disposition,
+            &self.pdisps,
+            &s.lot,
+            &s.expiry,
+            &s.parent,
+            &self.since_time,
+            &self.since_seq,
+            &s.location_time,
+        ]
+    }
+}
+
 fn seq_of(row: Option<Row>) -> StoreResult<i64> {
     match row {
         Some(r) => r.try_get(0).map_err(db_err),
@@ -222,23 +264,43 @@ impl<'a> PgTx<'a> {
         self.run(client.query(&s, params))
     }
 
-    /// One `COPY ... FROM STDIN` (text format) of `data`, inside the open transaction.
-    fn copy_in(&mut self, sql: &'static str, data: String) -> StoreResult<u64> {
+    /// One `COPY ... FROM STDIN` (text format) of `data`, inside the open transaction, preceded
+    /// in the same round trip by the deferred statements.
+    fn copy_in(&mut self, sql: &'static str, data: String) -> Result<u64, tokio_postgres::Error> {
         use futures_util::SinkExt;
-        self.flush()?;
-        self.rt
-            .block_on(async {
-                let sink = self.client.copy_in::<_, bytes::Bytes>(sql).await?;
-                futures_util::pin_mut!(sink);
-                sink.send(bytes::Bytes::from(data)).await?;
-                sink.finish().await
-            })
-            .map_err(db_err)
+        let client = self.client;
+        let pending = std::mem::take(&mut self.pending);
+        let copy = async move {
+            let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
+            futures_util::pin_mut!(sink);
+            sink.send(bytes::Bytes::from(data)).await?;
+            sink.finish().await
+        };
+        self.rt.block_on(async {
+            if pending.is_empty() {
+                return copy.await;
+            }
+            let (a, b) = futures_util::future::join(client.batch_execute(&pending), copy).await;
+            a?;
+            b
+        })
     }
 
     /// Inserts units known to be new (no row yet): COPY, which PostgreSQL writes in batches,
     /// where an INSERT from arrays costs about twice as much per row.
     fn insert_new_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
+        let n = self.copy_units(states).map_err(db_err)?;
+        if n != states.len() as u64 {
+            return Err(StoreError::Database(format!(
+                "COPY stored {n} of {} new units",
+                states.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// COPY of unit rows; returns how many were stored.
+    fn copy_units(&mut self, states: &[&UnitState]) -> Result<u64, tokio_postgres::Error> {
         use std::fmt::Write as _;
         let mut data = String::with_capacity(states.len() * 256);
         let opt = |out: &mut String, v: Option<i64>| match v {
@@ -280,17 +342,10 @@ impl<'a> PgTx<'a> {
             opt(&mut data, s.location_time);
             data.push('\n');
         }
-        let n = self.copy_in(
+        self.copy_in(
             concat!("COPY unit_state (", unit_cols!(), ") FROM STDIN"),
             data,
-        )?;
-        if n != states.len() as u64 {
-            return Err(StoreError::Database(format!(
-                "COPY stored {n} of {} new units",
-                states.len()
-            )));
-        }
-        Ok(())
+        )
     }
 
     /// Writes units that may exist (INSERT ... ON CONFLICT DO UPDATE): one statement, columns
@@ -422,6 +477,41 @@ impl CaptureTx for PgTx<'_> {
         self.insert_event_children(ev, seq)?;
         Ok((seq, units_in_order(&rows, epcs)?))
     }
+    fn insert_units_if_new(&mut self, states: &[UnitState]) -> StoreResult<bool> {
+        if let [one] = states {
+            let row = UnitRow::of(one);
+            let n = self.exec(
+                concat!(
+                    "INSERT INTO unit_state (",
+                    unit_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     ON CONFLICT (epc) DO NOTHING"
+                ),
+                &row.params(),
+            )?;
+            return Ok(n == 1);
+        }
+        // COPY cannot skip conflicts: a savepoint (sent with the COPY) undoes it on one.
+        self.defer("SAVEPOINT units");
+        let all: Vec<&UnitState> = states.iter().collect();
+        match self.copy_units(&all) {
+            Ok(n) if n == all.len() as u64 => {
+                self.defer("RELEASE SAVEPOINT units");
+                Ok(true)
+            }
+            Ok(n) => Err(StoreError::Database(format!(
+                "COPY stored {n} of {} new units",
+                all.len()
+            ))),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                self.defer("ROLLBACK TO SAVEPOINT units");
+                self.defer("RELEASE SAVEPOINT units");
+                Ok(false)
+            }
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>> {
         match self.query_opt(
             concat!("SELECT ", unit_cols!(), " FROM unit_state WHERE epc = $1"),
@@ -433,9 +523,7 @@ impl CaptureTx for PgTx<'_> {
     }
 
     fn save_unit(&mut self, s: &UnitState) -> StoreResult<()> {
-        let pd = json_list(&s.persistent_dispositions);
-        let pst = s.parent_since.map(|p| p.0);
-        let pss = s.parent_since.map(|p| p.1);
+        let row = UnitRow::of(s);
         self.exec(
             concat!(
                 "INSERT INTO unit_state (",
@@ -443,24 +531,7 @@ impl CaptureTx for PgTx<'_> {
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 unit_upsert_set!()
             ),
-            &[
-                &s.epc,
-                &s.commissioned_at,
-                &s.commissioned_where,
-                &s.commissioned_by_step,
-                &s.last_event_time,
-                &s.last_event_seq,
-                &s.biz_location,
-                &s.read_point,
-                &s.disposition,
-                &pd,
-                &s.lot,
-                &s.expiry,
-                &s.parent,
-                &pst,
-                &pss,
-                &s.location_time,
-            ],
+            &row.params(),
         )?;
         Ok(())
     }

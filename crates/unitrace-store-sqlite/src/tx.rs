@@ -52,6 +52,17 @@ fn insert_rows(
     cols: usize,
     params: &[&dyn ToSql],
 ) -> StoreResult<()> {
+    insert_rows_counted(conn, head, cols, params).map_err(|(_, e)| db_err(e))
+}
+
+/// [`insert_rows`]; on an error, also how many rows went in before it (the failing statement
+/// itself is undone by SQLite).
+fn insert_rows_counted(
+    conn: &Connection,
+    head: &str,
+    cols: usize,
+    params: &[&dyn ToSql],
+) -> Result<(), (usize, rusqlite::Error)> {
     let rows = params.len() / cols;
     let one = format!("({})", vec!["?"; cols].join(","));
     let mut at = 0;
@@ -60,16 +71,25 @@ fn insert_rows(
             continue;
         }
         let sql = format!("{head} VALUES {}", vec![one.as_str(); chunk].join(","));
-        let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+        let mut st = conn.prepare_cached(&sql).map_err(|e| (at, e))?;
         while rows - at >= chunk {
             st.execute(rusqlite::params_from_iter(
                 params[at * cols..(at + chunk) * cols].iter(),
             ))
-            .map_err(db_err)?;
+            .map_err(|e| (at, e))?;
             at += chunk;
         }
     }
     Ok(())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
 }
 
 /// Columns of `event` that make [`EventFacts`], in this order.
@@ -508,6 +528,40 @@ impl CaptureTx for SqliteTx<'_> {
         ])
         .map_err(db_err)?;
         Ok(())
+    }
+
+    fn insert_units_if_new(&mut self, states: &[UnitState]) -> StoreResult<bool> {
+        let rows: Vec<UnitRow> = states.iter().map(UnitRow::of).collect();
+        let mut p: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * 16);
+        for u in &rows {
+            p.push(&u.s.epc);
+            p.extend(u.values());
+        }
+        match insert_rows_counted(
+            self.conn,
+            &format!("INSERT INTO unit_state ({UNIT_COLS})"),
+            16,
+            &p,
+        ) {
+            Ok(()) => Ok(true),
+            Err((done, e)) if is_unique_violation(&e) => {
+                // The rows that went in were new: deleting them restores the store exactly.
+                if done > 0 {
+                    let list = serde_json::to_string(
+                        &states[..done].iter().map(|s| &s.epc).collect::<Vec<_>>(),
+                    )
+                    .map_err(|e| StoreError::Database(format!("EPC list: {e}")))?;
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM unit_state WHERE epc IN (SELECT value FROM json_each(?1))",
+                        )
+                        .and_then(|mut st| st.execute([list]))
+                        .map_err(db_err)?;
+                }
+                Ok(false)
+            }
+            Err((_, e)) => Err(db_err(e)),
+        }
     }
 
     fn load_units(&mut self, epcs: &[&str]) -> StoreResult<Vec<Option<UnitState>>> {

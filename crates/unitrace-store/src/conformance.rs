@@ -44,6 +44,7 @@ macro_rules! conformance_suite {
             concurrent_failures_stay_in_their_request,
             errors_after_writing_stay_in_their_request,
             state_commissioning_and_location,
+            state_commissioning_known_units,
             state_aggregation_add_delete,
             state_aggregation_delete_all,
             state_late_event_reorders,
@@ -752,6 +753,43 @@ pub async fn state_commissioning_and_location<F: StoreFactory>(f: &mut F) {
     let st2 = state(&s, &epc(2)).await;
     assert_eq!(st2.commissioned_at, None);
     assert!(s.unit_state(&epc(3)).await.unwrap().is_none());
+}
+
+/// ObjectEvent ADD naming units already stored (with new ones; late and in order; one EPC and
+/// many): a backend may write presumed-new units without reading them first, but the states
+/// must be exactly those of reading and updating.
+pub async fn state_commissioning_known_units<F: StoreFactory>(f: &mut F) {
+    let (_c, clk) = clock();
+    let s = f.open(clk).await;
+    let (a, b, c, d) = (epc(1), epc(2), epc(3), epc(4));
+    must_capture(&s, vec![at(obj(1, 10, Action::Add, &[&a]), "L1")]).await;
+    must_capture(&s, vec![at(obj(2, 20, Action::Observe, &[&a]), "L2")]).await;
+    // Late, and A is known (after B in the event: B goes in first and must be taken back).
+    must_capture(&s, vec![at(obj(3, 5, Action::Add, &[&b, &a, &c]), "L3")]).await;
+    // In order, C is known.
+    must_capture(&s, vec![at(obj(4, 30, Action::Add, &[&c, &d]), "L4")]).await;
+    // One EPC, known.
+    must_capture(&s, vec![at(obj(5, 40, Action::Add, &[&d]), "L5")]).await;
+    let want = [
+        (&a, "L2", 20),
+        (&b, "L3", 5),
+        (&c, "L4", 30),
+        (&d, "L5", 40),
+    ];
+    for (unit, loc, minutes) in want {
+        let st = state(&s, unit).await;
+        assert_eq!(st.biz_location.as_deref(), Some(loc), "{unit}");
+        assert_eq!(st.last_event_time, T0 + minutes * MIN, "{unit}");
+        let history = s.unit_history(unit).await.unwrap();
+        assert_eq!(
+            Some(st),
+            replay(unit, history),
+            "{unit}: state is not its replay"
+        );
+    }
+    let units = s.list_units(&UnitFilter::default()).await.unwrap();
+    assert_eq!(units.len(), 4, "{units:?}");
+    assert_eq!(first_thousand_events(&s).await.events.len(), 5);
 }
 
 pub async fn state_aggregation_add_delete<F: StoreFactory>(f: &mut F) {

@@ -43,6 +43,13 @@ pub trait CaptureTx {
         let seq = self.insert_event(ev, document, record_time)?;
         Ok((seq, self.load_units(epcs)?))
     }
+    /// Insert the states of units believed new and return true; or, if any of them is already
+    /// stored, write none of them and return false (the engine then reads and updates them as
+    /// usual). A backend without a cheaper way than reading first may always return false.
+    fn insert_units_if_new(&mut self, states: &[UnitState]) -> StoreResult<bool> {
+        let _ = states;
+        Ok(false)
+    }
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>>;
     fn save_unit(&mut self, st: &UnitState) -> StoreResult<()>;
     /// Load several units at once (a backend may do it in one statement); in the order given.
@@ -522,7 +529,29 @@ fn capture_one<T: CaptureTx>(
         }
     }
     let epcs: Vec<&str> = units.iter().map(|(e, _)| *e).collect();
-    let (seq, loaded) = tx.insert_event_and_load_units(ev, doc, record_time, &epcs)?;
+    // An ObjectEvent ADD nearly always commissions units never seen before: their states are
+    // written at once, without reading them first. If any of them is stored already, none is
+    // written, and they are read and updated as for any other event.
+    let commissions = ev.event_type == EventType::ObjectEvent && ev.action == Some(Action::Add);
+    let (seq, loaded) = if commissions && !units.is_empty() {
+        let seq = tx.insert_event(ev, doc, record_time)?;
+        let facts = EventFacts::of(ev, seq);
+        let fresh: Vec<UnitState> = units
+            .iter()
+            .map(|(epc, roles)| {
+                let mut st = UnitState::empty(epc);
+                apply_event(&mut st, &facts, *roles);
+                st
+            })
+            .collect();
+        if tx.insert_units_if_new(&fresh)? {
+            add_class_stock(tx, ev)?;
+            return Ok(CaptureOutcome::Stored { record_time });
+        }
+        (seq, tx.load_units(&epcs)?)
+    } else {
+        tx.insert_event_and_load_units(ev, doc, record_time, &epcs)?
+    };
     let facts = EventFacts::of(ev, seq);
     // Packing into a parent that a later (in event time) empty DELETE already emptied: the
     // children's state must come from replay, which sees that emptying.
@@ -573,8 +602,13 @@ fn capture_one<T: CaptureTx>(
             tx.empty_parent(p, (facts.event_time, facts.seq))?;
         }
     }
-    // Class-level stock: ObjectEvent ADD adds, DELETE removes; TransformationEvent consumes inputs
-    // and produces outputs; at the event's bizLocation ("" when it has none).
+    add_class_stock(tx, ev)?;
+    Ok(CaptureOutcome::Stored { record_time })
+}
+
+/// Class-level stock: ObjectEvent ADD adds, DELETE removes; TransformationEvent consumes inputs
+/// and produces outputs; at the event's bizLocation ("" when it has none).
+fn add_class_stock<T: CaptureTx>(tx: &mut T, ev: &CaptureEvent) -> StoreResult<()> {
     let location = ev.biz_location.as_deref().unwrap_or("");
     for q in &ev.quantities {
         let Some(n) = q.quantity else { continue };
@@ -592,5 +626,5 @@ fn capture_one<T: CaptureTx>(
             sign * n,
         )?;
     }
-    Ok(CaptureOutcome::Stored { record_time })
+    Ok(())
 }
