@@ -539,6 +539,31 @@ pub async fn concurrent_captures<F: StoreFactory>(f: &mut F) {
 /// Requests that fail (rollback mode: an event stored, then a conflicting one) among requests
 /// that succeed, concurrently, so that they share group commits: each failing request leaves
 /// nothing behind, and every other request of its group is stored whole.
+/// After the requests n = 1000 + 100 t + k (t < 12, k < 4) of the two tests below: event n and
+/// its unit are stored whole unless `fails(n)`, then absent; event and unit n + 50,000 (the
+/// failing part) are absent. Returns how many requests were stored.
+async fn requests_whole_or_absent(s: &Arc<dyn Store>, fails: impl Fn(u32) -> bool) -> usize {
+    let mut stored = 0;
+    for t in 0..12u32 {
+        for k in 0..4u32 {
+            let n = 1000 + t * 100 + k;
+            let event = s.event_by_hash(&hash(n)).await.unwrap();
+            let unit = s.unit_state(&epc(n)).await.unwrap();
+            if fails(n) {
+                assert!(event.is_none(), "event {n} of a failed request was kept");
+                assert!(unit.is_none(), "unit of failed request {n} was kept");
+            } else {
+                assert!(event.is_some(), "event {n} lost");
+                assert_eq!(unit.expect("unit").last_event_seq, event.unwrap().seq);
+                stored += 1;
+            }
+            assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
+            assert!(s.unit_state(&epc(n + 50_000)).await.unwrap().is_none());
+        }
+    }
+    stored
+}
+
 pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut F) {
     let (_c, clk) = clock();
     let s = f.open(clk).await;
@@ -582,23 +607,7 @@ pub async fn concurrent_failures_stay_in_their_request<F: StoreFactory>(f: &mut 
     for t in tasks {
         t.await.expect("task");
     }
-    let mut stored = 1;
-    for t in 0..12u32 {
-        for k in 0..4u32 {
-            let n = 1000 + t * 100 + k;
-            let event = s.event_by_hash(&hash(n)).await.unwrap();
-            let unit = s.unit_state(&epc(n)).await.unwrap();
-            if fails(n) {
-                assert!(event.is_none(), "event {n} of a failed request was kept");
-                assert!(unit.is_none(), "unit of failed request {n} was kept");
-            } else {
-                assert!(event.is_some(), "event {n} lost");
-                assert_eq!(unit.expect("unit").last_event_seq, event.unwrap().seq);
-                stored += 1;
-            }
-            assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
-        }
-    }
+    let stored = 1 + requests_whole_or_absent(&s, fails).await;
     let page = first_thousand_events(&s).await;
     assert_eq!(page.events.len(), stored);
 }
@@ -672,29 +681,14 @@ pub async fn errors_after_writing_stay_in_their_request<F: StoreFactory>(f: &mut
     for t in tasks {
         t.await.expect("task");
     }
-    let mut stored = 0;
-    for t in 0..12u32 {
+    let stored = requests_whole_or_absent(&s, fails).await;
+    for t in (3..12u32).step_by(4) {
         for k in 0..4u32 {
-            let n = 1000 + t * 100 + k;
-            let event = s.event_by_hash(&hash(n)).await.unwrap();
-            let unit = s.unit_state(&epc(n)).await.unwrap();
-            if fails(n) {
-                assert!(event.is_none(), "event {n} of a failed request was kept");
-                assert!(unit.is_none(), "unit of failed request {n} was kept");
-            } else {
-                assert!(event.is_some(), "event {n} lost");
-                assert_eq!(unit.expect("unit").last_event_seq, event.unwrap().seq);
-                stored += 1;
-            }
-            assert!(s.event_by_hash(&hash(n + 50_000)).await.unwrap().is_none());
-            assert!(s.unit_state(&epc(n + 50_000)).await.unwrap().is_none());
-            if t % 4 == 3 {
-                let id = format!("urn:epc:id:sgln:0614141.00001.{n}");
-                assert!(
-                    s.get_location(&id).await.unwrap().is_some(),
-                    "location {n} lost"
-                );
-            }
+            let id = format!("urn:epc:id:sgln:0614141.00001.{}", 1000 + t * 100 + k);
+            assert!(
+                s.get_location(&id).await.unwrap().is_some(),
+                "location {id} lost"
+            );
         }
     }
     assert!(s.unit_state(&refused).await.unwrap().is_none());
