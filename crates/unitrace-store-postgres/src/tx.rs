@@ -23,7 +23,15 @@ pub(crate) struct PgTx<'a> {
     /// RELEASE, ROLLBACK TO), sent in the same round trip as the next statement (pipelined) or
     /// prefixed to the next batch. An error in them surfaces there, and the caller rolls back.
     pending: String,
+    /// Savepoints taken by [`CaptureTx::insert_units_if_new`] in this transaction.
+    unit_savepoints: usize,
 }
+
+/// At most this many presumed-new `COPY`s under a savepoint per transaction, after which units
+/// are read first as for other events: each savepoint is a subtransaction, and PostgreSQL keeps
+/// only 64 of a transaction's subtransactions in shared memory before every concurrent reader
+/// must look them up on disk.
+const MAX_UNIT_SAVEPOINTS: usize = 32;
 
 // The history queries below say `LIMIT 1000001` (MAX_UNIT_HISTORY + 1) in their SQL text.
 const _: () = assert!(unitrace_store::limits::MAX_UNIT_HISTORY == 1_000_000);
@@ -184,6 +192,7 @@ impl<'a> PgTx<'a> {
             client,
             stmts,
             pending: String::new(),
+            unit_savepoints: 0,
         }
     }
 
@@ -492,6 +501,10 @@ impl CaptureTx for PgTx<'_> {
             return Ok(n == 1);
         }
         // COPY cannot skip conflicts: a savepoint (sent with the COPY) undoes it on one.
+        if self.unit_savepoints >= MAX_UNIT_SAVEPOINTS {
+            return Ok(false);
+        }
+        self.unit_savepoints += 1;
         self.defer("SAVEPOINT units");
         let all: Vec<&UnitState> = states.iter().collect();
         match self.copy_units(&all) {

@@ -784,6 +784,36 @@ pub async fn state_commissioning_known_units<F: StoreFactory>(f: &mut F) {
     let units = s.list_units(&UnitFilter::default()).await.unwrap();
     assert_eq!(units.len(), 4, "{units:?}");
     assert_eq!(first_thousand_events(&s).await.events.len(), 5);
+    // Many commissioning events in one transaction (a backend may cap its presumed-new writes
+    // per transaction), the last one naming a known unit.
+    let mut events: Vec<CaptureEvent> = (0..40u32)
+        .map(|i| {
+            let units = [epc(100 + 3 * i), epc(101 + 3 * i), epc(102 + 3 * i)];
+            obj(
+                10 + i,
+                50 + i64::from(i),
+                Action::Add,
+                &[&units[0], &units[1], &units[2]],
+            )
+        })
+        .collect();
+    events.push(obj(50, 100, Action::Add, &[&epc(500), &a]));
+    let r = must_capture(&s, events).await;
+    for i in 0..40u32 {
+        for u in 100 + 3 * i..103 + 3 * i {
+            let st = state(&s, &epc(u)).await;
+            assert_eq!(
+                st.last_event_time,
+                T0 + (50 + i64::from(i)) * MIN,
+                "unit {u}"
+            );
+        }
+    }
+    assert_eq!(r.outcomes.len(), 41);
+    assert_eq!(state(&s, &a).await.last_event_time, T0 + 100 * MIN);
+    assert_eq!(state(&s, &epc(500)).await.last_event_time, T0 + 100 * MIN);
+    let units = s.list_units(&UnitFilter::default()).await.unwrap();
+    assert_eq!(units.len(), 4 + 120 + 1);
 }
 
 pub async fn state_aggregation_add_delete<F: StoreFactory>(f: &mut F) {
