@@ -5,7 +5,9 @@
 //! ranges of that GTIN, a commissioning time window, a production location (where the units were
 //! commissioned, with its sub-locations), a current location (with its sub-locations), and
 //! upstream inputs (component units or component lots: the units made from them, through
-//! TransformationEvents and assembly aggregation, recursively). At least one criterion must
+//! TransformationEvents and assembly aggregation, recursively; a lot also where a
+//! TransformationEvent consumed it as a quantity, with that event's output units and output
+//! lots). At least one criterion must
 //! select units by an index (GTIN, lot, serial range, input or current location); a time window or
 //! production location alone would read every unit and is refused.
 //!
@@ -21,10 +23,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use unitrace_id::epc::Lgtin;
 use unitrace_id::identity::{Gtin, Serial};
 use unitrace_id::Identity;
 use unitrace_store::limits::{MAX_CONTAINMENT_DEPTH, MAX_LIST_UNITS, MAX_RECORD_PAGE};
-use unitrace_store::{GenealogyDirection, RecordItem, Store, UnitFilter, UnitState};
+use unitrace_store::{EventQuery, GenealogyDirection, RecordItem, Store, UnitFilter, UnitState};
 
 use crate::counts::units_under;
 use crate::emit::{self, ObjectEventSpec, EPCS_PER_EVENT};
@@ -341,21 +344,144 @@ pub async fn downstream(store: &dyn Store, starts: &[String]) -> OpsResult<Vec<S
     Ok(out)
 }
 
+/// Most lots followed from the input lots of a recall through TransformationEvents that consume
+/// them as quantities (their output lots, recursively).
+pub const MAX_FOLLOWED_LOTS: usize = 10_000;
+/// Most TransformationEvents read while following consumed lots.
+pub const MAX_CONSUMING_EVENTS: usize = 100_000;
+
+/// The LGTIN class URI of a lot of the GTIN whose SGTIN prefix is `prefix`
+/// (`urn:epc:id:sgtin:<company>.<item>.`), as the store keeps classes.
+fn lot_class(prefix: &str, lot: &str) -> OpsResult<String> {
+    let body = prefix
+        .strip_prefix("urn:epc:id:sgtin:")
+        .and_then(|b| b.strip_suffix('.'))
+        .ok_or_else(|| invalid(format!("{prefix:?} is not an SGTIN prefix")))?;
+    let (company, item) = body
+        .split_once('.')
+        .ok_or_else(|| invalid(format!("{prefix:?} is not an SGTIN prefix")))?;
+    // GTIN-14 = indicator (first digit of the item reference) + company + rest of the item +
+    // check digit.
+    let body13 = format!(
+        "{}{company}{}",
+        item.get(..1).unwrap_or(""),
+        item.get(1..).unwrap_or("")
+    );
+    let check = unitrace_id::check::gs1_check_digit(body13.as_bytes())
+        .ok_or_else(|| invalid(format!("{prefix:?} is not an SGTIN prefix")))?;
+    let gtin = Gtin::new(&format!("{body13}{}", char::from(check)))
+        .map_err(|e| invalid(format!("{prefix:?}: {e}")))?;
+    Lgtin::new(gtin, lot)
+        .and_then(|l| l.to_class_uri(company.len()))
+        .map_err(|e| invalid(format!("lot {lot:?}: {e}")))
+}
+
+/// The SGTIN prefix and lot of an LGTIN class URI (the form the store keeps); None for others.
+fn class_lot(class: &str) -> Option<(String, String)> {
+    let (lgtin, gcp_len) = Lgtin::parse_class_uri(class).ok()?;
+    let body = class.strip_prefix("urn:epc:class:lgtin:")?;
+    let item_end = body.get(gcp_len + 1..)?.find('.')? + gcp_len + 1;
+    Some((
+        format!("urn:epc:id:sgtin:{}.", &body[..item_end]),
+        lgtin.lot().to_string(),
+    ))
+}
+
+/// The units made from the given lots where they were consumed as quantities (a
+/// TransformationEvent's `inputQuantityList`): each such event's output EPCs, and, through its
+/// output lots, the serialised units of those lots and what was made from them in turn.
+/// Returns (the units made, the units to follow with [`downstream`]: those made and the
+/// serialised units of every lot reached).
+async fn consumed_lots(
+    store: &dyn Store,
+    lots: &[(String, String)],
+) -> OpsResult<(Vec<String>, Vec<String>)> {
+    let mut seen: BTreeSet<(String, String)> = lots.iter().cloned().collect();
+    let mut queue: Vec<(String, String)> = lots.to_vec();
+    let mut outputs = Vec::new();
+    let mut lot_units = Vec::new();
+    let mut read = 0usize;
+    let mut i = 0;
+    while i < queue.len() {
+        let (p, lot) = queue[i].clone();
+        i += 1;
+        let f = UnitFilter {
+            lot: Some(lot.clone()),
+            epc_prefix: Some(p.clone()),
+            ..Default::default()
+        };
+        let units = list_all(store, f).await?;
+        // The serialised units of an output lot are affected themselves; those of the recall's
+        // own input lots are components, not affected.
+        if i > lots.len() {
+            lot_units.extend(units.iter().map(|u| u.epc.clone()));
+        }
+        outputs.extend(units.into_iter().map(|u| (u.epc, false)));
+        let mut q = EventQuery {
+            event_types: vec![unitrace_store::EventType::TransformationEvent],
+            match_input_epc_class: vec![lot_class(&p, &lot)?],
+            per_page: Some(1_000),
+            ..Default::default()
+        };
+        loop {
+            let page = store.query_events(&q).await?;
+            read += page.events.len();
+            for e in &page.events {
+                let list = |key: &str| {
+                    e.document
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                for v in list("outputEPCList") {
+                    if let Some(epc) = v.as_str() {
+                        outputs.push((unitrace_capture::normalise_epc(epc), true));
+                    }
+                }
+                for q in list("outputQuantityList") {
+                    let Some(c) = q.get("epcClass").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if let Some(next) = class_lot(&unitrace_capture::normalise_class(c)) {
+                        if seen.insert(next.clone()) {
+                            queue.push(next);
+                        }
+                    }
+                }
+            }
+            if read > MAX_CONSUMING_EVENTS || queue.len() > MAX_FOLLOWED_LOTS {
+                return Err(invalid(format!(
+                    "the input lots were consumed by more than {MAX_CONSUMING_EVENTS} events or \
+                     lead to more than {MAX_FOLLOWED_LOTS} lots; narrow the criteria"
+                )));
+            }
+            match page.next_page_token {
+                Some(t) => q.next_page_token = Some(t),
+                None => break,
+            }
+        }
+    }
+    let made: Vec<String> = outputs
+        .iter()
+        .filter(|(_, made)| *made)
+        .map(|(e, _)| e.clone())
+        .chain(lot_units)
+        .collect();
+    let starts: Vec<String> = outputs.into_iter().map(|(e, _)| e).collect();
+    Ok((made, starts))
+}
+
 /// The affected units: placed, sorted by EPC.
 pub async fn scope(store: &dyn Store, r: &Resolved) -> OpsResult<Vec<Placed>> {
     let candidates: Vec<UnitState> = if !r.inputs.is_empty() || !r.input_lots.is_empty() {
         let mut starts = r.inputs.clone();
-        for (p, lot) in &r.input_lots {
-            let f = UnitFilter {
-                lot: Some(lot.clone()),
-                epc_prefix: Some(p.clone()),
-                ..Default::default()
-            };
-            starts.extend(list_all(store, f).await?.into_iter().map(|u| u.epc));
-        }
-        let mut d = downstream(store, &starts).await?;
-        d.sort();
-        states_of(store, &d).await?
+        let (mut made, lot_starts) = consumed_lots(store, &r.input_lots).await?;
+        starts.extend(lot_starts);
+        made.extend(downstream(store, &starts).await?);
+        made.sort();
+        made.dedup();
+        states_of(store, &made).await?
     } else if r.prefix.is_some() || !r.lots.is_empty() {
         let mut all = Vec::new();
         let lots: Vec<Option<String>> = if r.lots.is_empty() {
@@ -1004,6 +1130,21 @@ mod tests {
         assert!(!matches_plain(&r, &v));
         v.epc = "urn:epc:id:sscc:0614141.0000000001".into();
         assert!(!matches_plain(&Resolved::default(), &v));
+    }
+
+    #[test]
+    fn lot_classes() {
+        let p = "urn:epc:id:sgtin:0614141.107346.";
+        let c = lot_class(p, "L/1").unwrap();
+        assert_eq!(c, "urn:epc:class:lgtin:0614141.107346.L%2F1");
+        assert_eq!(class_lot(&c), Some((p.to_string(), "L/1".to_string())));
+        let p12 = "urn:epc:id:sgtin:061414112345.0.";
+        let c = lot_class(p12, "A").unwrap();
+        assert_eq!(c, "urn:epc:class:lgtin:061414112345.0.A");
+        assert_eq!(class_lot(&c), Some((p12.to_string(), "A".to_string())));
+        assert_eq!(class_lot("urn:epc:id:sgtin:0614141.107346.1"), None);
+        assert!(lot_class("urn:epc:id:sscc:0614141.1234567890", "A").is_err());
+        assert!(lot_class(p, "").is_err());
     }
 
     #[test]

@@ -648,6 +648,53 @@ async fn recall_criteria_and_upstream_inputs() {
         want.sort();
         assert_eq!(got, want, "{}", db.name);
         assert_eq!(r.affected_count, 3);
+        // A bulk lot consumed as a quantity (no serialised unit of it exists), written as a
+        // Digital Link: its TransformationEvent made G1, G2 and output lot FG9 (a class); unit
+        // H1 is of lot FG9, and FG9 consumed in turn made J1.
+        let g = vec![sgtin("060001", 1), sgtin("060001", 2)];
+        let h1 = sgtin("070001", 1);
+        let j1 = sgtin("080001", 1);
+        let bulk = json!({"type": "TransformationEvent", "eventTime": t(NOW - 57_000),
+            "eventTimeZoneOffset": "+00:00",
+            "inputQuantityList": [{"epcClass": "https://id.gs1.org/01/00614141300013/10/BULK7",
+                "quantity": 5, "uom": "KGM"}],
+            "outputEPCList": g,
+            "outputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.070001.FG9",
+                "quantity": 100}],
+            "bizStep": "commissioning", "bizLocation": {"id": a}});
+        let mut h_add = object(
+            NOW - 56_000,
+            "ADD",
+            std::slice::from_ref(&h1),
+            "commissioning",
+            "active",
+            &a,
+        );
+        h_add["ilmd"] = json!({"cbvmda:lotNumber": "FG9"});
+        let fg9 = json!({"type": "TransformationEvent", "eventTime": t(NOW - 55_000),
+            "eventTimeZoneOffset": "+00:00",
+            "inputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.070001.FG9",
+                "quantity": 10}],
+            "outputEPCList": [j1],
+            "bizStep": "commissioning", "bizLocation": {"id": a}});
+        capture(s, vec![bulk, h_add, fg9]).await;
+        let (_, units) = recalls::create(
+            s,
+            &req(recalls::Criteria {
+                input_lots: vec![recalls::InputLot {
+                    gtin: "00614141300013".into(),
+                    lot: "BULK7".into(),
+                }],
+                ..Default::default()
+            }),
+            NOW,
+        )
+        .await
+        .unwrap();
+        let got: Vec<&str> = units.iter().map(|u| u.epc_uri.as_str()).collect();
+        let mut want = vec![g[0].as_str(), g[1].as_str(), h1.as_str(), j1.as_str()];
+        want.sort();
+        assert_eq!(got, want, "{}", db.name);
         // Same from one component unit, narrowed by GTIN of the finished goods.
         let (_, units) = recalls::create(
             s,

@@ -97,7 +97,7 @@ pub struct RecallCreate {
     /// Upstream component unit (repeatable).
     #[arg(long = "input")]
     inputs: Vec<String>,
-    /// Upstream component lot GTIN:LOT (repeatable).
+    /// Upstream component lot GTIN:LOT (repeatable; also followed where consumed as a quantity).
     #[arg(long = "input-lot")]
     input_lots: Vec<String>,
     #[arg(long)]
