@@ -538,11 +538,7 @@ fn capture_one<T: CaptureTx>(
         let facts = EventFacts::of(ev, seq);
         let fresh: Vec<UnitState> = units
             .iter()
-            .map(|(epc, roles)| {
-                let mut st = UnitState::empty(epc);
-                apply_event(&mut st, &facts, *roles);
-                st
-            })
+            .map(|(epc, roles)| new_unit(epc, &facts, *roles))
             .collect();
         if tx.insert_units_if_new(&fresh)? {
             add_class_stock(tx, ev)?;
@@ -576,11 +572,7 @@ fn capture_one<T: CaptureTx>(
                 apply_event(&mut st, &facts, roles);
                 st
             }
-            None => {
-                let mut st = UnitState::empty(epc);
-                apply_event(&mut st, &facts, roles);
-                st
-            }
+            None => new_unit(epc, &facts, roles),
             Some(_) => {
                 // Late event: state follows event time, so replay the unit's whole history.
                 let items = load_history(tx, epc)?;
@@ -604,6 +596,13 @@ fn capture_one<T: CaptureTx>(
     }
     add_class_stock(tx, ev)?;
     Ok(CaptureOutcome::Stored { record_time })
+}
+
+/// The state of a unit first seen in this event.
+fn new_unit(epc: &str, facts: &EventFacts, roles: RoleSet) -> UnitState {
+    let mut st = UnitState::empty(epc);
+    apply_event(&mut st, facts, roles);
+    st
 }
 
 /// Class-level stock: ObjectEvent ADD adds, DELETE removes; TransformationEvent consumes inputs
