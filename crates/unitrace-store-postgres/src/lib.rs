@@ -354,7 +354,8 @@ fn write_batch(
             WriteMsg::Master(m, reply) => masters.push((m, reply)),
         }
     }
-    let mut tx = PgTx::new(rt, client, stmts);
+    let events: usize = captures.iter().map(|r| r.events.len()).sum();
+    let mut tx = PgTx::new(rt, client, stmts, events);
     let result = (|| -> StoreResult<BatchResults> {
         // Durable before acknowledged, whatever the server's default synchronous_commit is. These
         // go out with the group's first statement.

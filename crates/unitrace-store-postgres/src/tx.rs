@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
-use unitrace_store::engine::{check_history_len, CaptureTx};
+use unitrace_store::engine::{check_history_len, CaptureTx, Commissioned};
 use unitrace_store::state::{EventFacts, RoleSet};
 use unitrace_store::{Action, CaptureEvent, EpcRole, StoreError, StoreResult, UnitState};
 
@@ -23,8 +23,13 @@ pub(crate) struct PgTx<'a> {
     /// RELEASE, ROLLBACK TO), sent in the same round trip as the next statement (pipelined) or
     /// prefixed to the next batch. An error in them surfaces there, and the caller rolls back.
     pending: String,
-    /// Savepoints taken by [`CaptureTx::insert_units_if_new`] in this transaction.
+    /// Savepoints taken by [`CaptureTx::insert_commissioning`] in this transaction.
     unit_savepoints: usize,
+    /// Events this transaction expects to insert: [`CaptureTx::last_record_time`] reserves as
+    /// many sequence numbers.
+    expected_events: usize,
+    /// Sequence numbers reserved for this transaction's events, the next one last.
+    seqs: Vec<i64>,
 }
 
 /// At most this many presumed-new `COPY`s under a savepoint per transaction, after which units
@@ -38,16 +43,37 @@ const _: () = assert!(unitrace_store::limits::MAX_UNIT_HISTORY == 1_000_000);
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-/// An event and its `event_epc` rows (arrays: one multi-row insert for any number of EPCs) in one
-/// statement; returns the event's sequence number.
-const INSERT_EVENT: &str = "WITH e AS (INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
-     biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
-     pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-     RETURNING seq), \
-     x AS (INSERT INTO event_epc (epc, event_time, event_seq, role) \
-     SELECT u.epc, $4, e.seq, u.role FROM e, UNNEST($22::text[], $23::bigint[]) AS u(epc, role)) \
-     SELECT seq FROM e";
+/// The start of [`INSERT_EVENT`]: the event (its sequence number `$24` reserved beforehand),
+/// unless its hash ID or eventID is stored already, and its `event_epc` rows (arrays: one
+/// multi-row insert for any number of EPCs), written only if the event is.
+macro_rules! insert_event_ctes {
+    () => {
+        "WITH e AS (INSERT INTO event (seq, hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
+         biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
+         pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) OVERRIDING SYSTEM VALUE \
+         VALUES ($24, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+         ON CONFLICT DO NOTHING RETURNING seq), \
+         x AS (INSERT INTO event_epc (epc, event_time, event_seq, role) \
+         SELECT u.epc, $4, e.seq, u.role FROM e, UNNEST($22::text[], $23::bigint[]) AS u(epc, role))"
+    };
+}
+
+/// An event and its `event_epc` rows in one statement; returns its sequence number, or no row if
+/// it is stored already.
+const INSERT_EVENT: &str = concat!(insert_event_ctes!(), " SELECT seq FROM e");
+
+/// [`INSERT_EVENT`] with the state of its one unit, presumed new (`$25`..`$40`, the columns of
+/// `unit_cols!()`), written only if the event is and the unit is not stored yet; returns how many
+/// unit rows it wrote (0 or 1), or no row if the event is stored already.
+const INSERT_EVENT_NEW_UNIT: &str = concat!(
+    insert_event_ctes!(),
+    ", u AS (INSERT INTO unit_state (",
+    unit_cols!(),
+    ") SELECT $25::text, $26::bigint, $27::text, $28::boolean, $29::bigint, $30::bigint, $31::text, $32::text, \
+     $33::text, $34::text, $35::text, $36::text, $37::text, $38::bigint, $39::bigint, $40::bigint FROM e \
+     ON CONFLICT (epc) DO NOTHING RETURNING 1) \
+     SELECT (SELECT COUNT(*) FROM u) FROM e"
+);
 
 const LOAD_UNITS: &str = concat!(
     "SELECT ",
@@ -85,13 +111,14 @@ impl<'e> EventRow<'e> {
         }
     }
 
-    /// `$1`..`$23` of [`INSERT_EVENT`].
+    /// `$1`..`$24` of [`INSERT_EVENT`].
     fn params<'s>(
         &'s self,
         ev: &'s CaptureEvent,
         document: &'s &str,
         record_time: &'s i64,
-    ) -> [&'s (dyn ToSql + Sync); 23] {
+        seq: &'s i64,
+    ) -> [&'s (dyn ToSql + Sync); 24] {
         [
             &ev.hash_id,
             &ev.event_id,
@@ -116,6 +143,7 @@ impl<'e> EventRow<'e> {
             document,
             &self.epcs,
             &self.roles,
+            seq,
         ]
     }
 }
@@ -162,13 +190,58 @@ impl<'u> UnitRow<'u> {
     }
 }
 
-fn seq_of(row: Option<Row>) -> StoreResult<i64> {
-    match row {
-        Some(r) => r.try_get(0).map_err(db_err),
-        None => Err(StoreError::Database(
-            "INSERT returned no sequence number".into(),
-        )),
+/// The sequence number [`INSERT_EVENT`] returned, or None if it inserted nothing.
+fn seq_of(row: Option<Row>) -> StoreResult<Option<i64>> {
+    row.map(|r| r.try_get(0).map_err(db_err)).transpose()
+}
+
+const UNITS_COPY: &str = concat!("COPY unit_state (", unit_cols!(), ") FROM STDIN");
+
+/// Unit rows as the text data of [`UNITS_COPY`].
+fn copy_data<S: std::borrow::Borrow<UnitState>>(states: &[S]) -> String {
+    use std::fmt::Write as _;
+    let mut data = String::with_capacity(states.len() * 256);
+    let opt = |out: &mut String, v: Option<i64>| match v {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push_str("\\N"),
+    };
+    for s in states {
+        let s = s.borrow();
+        copy_field(&mut data, Some(&s.epc));
+        data.push('\t');
+        opt(&mut data, s.commissioned_at);
+        data.push('\t');
+        copy_field(&mut data, s.commissioned_where.as_deref());
+        let _ = write!(
+            data,
+            "\t{}\t{}\t{}\t",
+            if s.commissioned_by_step { 't' } else { 'f' },
+            s.last_event_time,
+            s.last_event_seq
+        );
+        let pd = json_list(&s.persistent_dispositions);
+        for v in [
+            s.biz_location.as_deref(),
+            s.read_point.as_deref(),
+            s.disposition.as_deref(),
+            pd.as_deref(),
+            s.lot.as_deref(),
+            s.expiry.as_deref(),
+            s.parent.as_deref(),
+        ] {
+            copy_field(&mut data, v);
+            data.push('\t');
+        }
+        opt(&mut data, s.parent_since.map(|p| p.0));
+        data.push('\t');
+        opt(&mut data, s.parent_since.map(|p| p.1));
+        data.push('\t');
+        opt(&mut data, s.location_time);
+        data.push('\n');
     }
+    data
 }
 
 /// Unit states read by [`LOAD_UNITS`], in the order of `epcs` (None: no such unit).
@@ -186,6 +259,7 @@ impl<'a> PgTx<'a> {
         rt: &'a Runtime,
         client: &'a Client,
         stmts: &'a mut HashMap<&'static str, Statement>,
+        expected_events: usize,
     ) -> Self {
         PgTx {
             rt,
@@ -193,6 +267,21 @@ impl<'a> PgTx<'a> {
             stmts,
             pending: String::new(),
             unit_savepoints: 0,
+            expected_events,
+            seqs: Vec::new(),
+        }
+    }
+
+    /// The next reserved sequence number (reserving one more if none is left).
+    fn next_seq(&mut self) -> StoreResult<i64> {
+        if let Some(s) = self.seqs.pop() {
+            return Ok(s);
+        }
+        // `event_seq_seq`: the sequence of the identity column `event.seq`, by PostgreSQL's rule.
+        let r = self.query_opt("SELECT nextval('event_seq_seq')", &[])?;
+        match r {
+            Some(r) => r.try_get(0).map_err(db_err),
+            None => Err(StoreError::Database("nextval returned no row".into())),
         }
     }
 
@@ -273,32 +362,48 @@ impl<'a> PgTx<'a> {
         self.run(client.query(&s, params))
     }
 
-    /// One `COPY ... FROM STDIN` (text format) of `data`, inside the open transaction, preceded
-    /// in the same round trip by the deferred statements.
-    fn copy_in(&mut self, sql: &'static str, data: String) -> Result<u64, tokio_postgres::Error> {
+    /// `before` (a statement already encoded against `self.client`), then one `COPY ... FROM
+    /// STDIN` (text format) of `data`, preceded by the deferred statements, all sent before any
+    /// answer is awaited; the results of `before` and of the COPY (an error in the deferred
+    /// statements is returned as such).
+    fn with_copy<T>(
+        &mut self,
+        before: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+        sql: &'static str,
+        data: String,
+    ) -> StoreResult<(
+        Result<T, tokio_postgres::Error>,
+        Result<u64, tokio_postgres::Error>,
+    )> {
         use futures_util::SinkExt;
         let client = self.client;
         let pending = std::mem::take(&mut self.pending);
+        let batch = async {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            client.batch_execute(&pending).await
+        };
         let copy = async move {
             let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
             futures_util::pin_mut!(sink);
             sink.send(bytes::Bytes::from(data)).await?;
             sink.finish().await
         };
-        self.rt.block_on(async {
-            if pending.is_empty() {
-                return copy.await;
-            }
-            let (a, b) = futures_util::future::join(client.batch_execute(&pending), copy).await;
-            a?;
-            b
-        })
+        // tokio-postgres sends requests in the order their futures are first polled.
+        let (a, b, c) = self
+            .rt
+            .block_on(futures_util::future::join3(batch, before, copy));
+        a.map_err(db_err)?;
+        Ok((b, c))
     }
 
     /// Inserts units known to be new (no row yet): COPY, which PostgreSQL writes in batches,
     /// where an INSERT from arrays costs about twice as much per row.
     fn insert_new_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
-        let n = self.copy_units(states).map_err(db_err)?;
+        let ready = futures_util::future::ready(Ok::<(), tokio_postgres::Error>(()));
+        let (_, n) = self.with_copy(ready, UNITS_COPY, copy_data(states))?;
+        let n = n.map_err(db_err)?;
         if n != states.len() as u64 {
             return Err(StoreError::Database(format!(
                 "COPY stored {n} of {} new units",
@@ -308,53 +413,27 @@ impl<'a> PgTx<'a> {
         Ok(())
     }
 
-    /// COPY of unit rows; returns how many were stored.
-    fn copy_units(&mut self, states: &[&UnitState]) -> Result<u64, tokio_postgres::Error> {
-        use std::fmt::Write as _;
-        let mut data = String::with_capacity(states.len() * 256);
-        let opt = |out: &mut String, v: Option<i64>| match v {
-            Some(v) => {
-                let _ = write!(out, "{v}");
+    /// What [`INSERT_EVENT`] did with the sequence number `seq` reserved for it: `got` is the
+    /// number it returned, None if it inserted nothing (then `seq` is kept for the next event).
+    fn inserted(
+        &mut self,
+        ev: &CaptureEvent,
+        seq: i64,
+        got: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
+        match got {
+            Some(s) if s == seq => {
+                self.insert_event_children(ev, seq)?;
+                Ok(Some(seq))
             }
-            None => out.push_str("\\N"),
-        };
-        for s in states {
-            copy_field(&mut data, Some(&s.epc));
-            data.push('\t');
-            opt(&mut data, s.commissioned_at);
-            data.push('\t');
-            copy_field(&mut data, s.commissioned_where.as_deref());
-            let _ = write!(
-                data,
-                "\t{}\t{}\t{}\t",
-                if s.commissioned_by_step { 't' } else { 'f' },
-                s.last_event_time,
-                s.last_event_seq
-            );
-            let pd = json_list(&s.persistent_dispositions);
-            for v in [
-                s.biz_location.as_deref(),
-                s.read_point.as_deref(),
-                s.disposition.as_deref(),
-                pd.as_deref(),
-                s.lot.as_deref(),
-                s.expiry.as_deref(),
-                s.parent.as_deref(),
-            ] {
-                copy_field(&mut data, v);
-                data.push('\t');
+            Some(s) => Err(StoreError::Database(format!(
+                "event inserted as {s}, not as its reserved sequence number {seq}"
+            ))),
+            None => {
+                self.seqs.push(seq);
+                Ok(None)
             }
-            opt(&mut data, s.parent_since.map(|p| p.0));
-            data.push('\t');
-            opt(&mut data, s.parent_since.map(|p| p.1));
-            data.push('\t');
-            opt(&mut data, s.location_time);
-            data.push('\n');
         }
-        self.copy_in(
-            concat!("COPY unit_state (", unit_cols!(), ") FROM STDIN"),
-            data,
-        )
     }
 
     /// Writes units that may exist (INSERT ... ON CONFLICT DO UPDATE): one statement, columns
@@ -408,12 +487,26 @@ impl<'a> PgTx<'a> {
 }
 
 impl CaptureTx for PgTx<'_> {
+    /// Also reserves the sequence numbers of the events this transaction expects (under the
+    /// write lock, so that sequence numbers follow commit order across nodes), so that an event's
+    /// rows can be sent before its INSERT has answered.
     fn last_record_time(&mut self) -> StoreResult<Option<i64>> {
-        let r = self.query_opt("SELECT MAX(record_time) FROM event", &[])?;
-        match r {
-            Some(r) => r.try_get(0).map_err(db_err),
-            None => Ok(None),
-        }
+        let n = self.expected_events as i64;
+        let r = self.query_opt(
+            "SELECT (SELECT MAX(record_time) FROM event), \
+             ARRAY(SELECT nextval('event_seq_seq') FROM generate_series(1, $1::bigint))",
+            &[&n],
+        )?;
+        let Some(r) = r else {
+            return Err(StoreError::Database(
+                "SELECT MAX(record_time) returned no row".into(),
+            ));
+        };
+        let mut seqs: Vec<i64> = r.try_get(1).map_err(db_err)?;
+        // Next one last.
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        self.seqs = seqs;
+        r.try_get(0).map_err(db_err)
     }
 
     fn savepoint(&mut self) -> StoreResult<()> {
@@ -452,13 +545,12 @@ impl CaptureTx for PgTx<'_> {
         ev: &CaptureEvent,
         document: &str,
         record_time: i64,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Option<i64>> {
+        let seq = self.next_seq()?;
         let row = EventRow::of(ev);
-        let params = row.params(ev, &document, &record_time);
+        let params = row.params(ev, &document, &record_time, &seq);
         let r = self.query_opt(INSERT_EVENT, &params)?;
-        let seq = seq_of(r)?;
-        self.insert_event_children(ev, seq)?;
-        Ok(seq)
+        self.inserted(ev, seq, seq_of(r)?)
     }
 
     fn insert_event_and_load_units(
@@ -467,59 +559,109 @@ impl CaptureTx for PgTx<'_> {
         document: &str,
         record_time: i64,
         epcs: &[&str],
-    ) -> StoreResult<(i64, Vec<Option<UnitState>>)> {
-        if epcs.len() <= 1 {
-            let seq = self.insert_event(ev, document, record_time)?;
-            return Ok((seq, self.load_units(epcs)?));
+    ) -> StoreResult<Option<(i64, Vec<Option<UnitState>>)>> {
+        if epcs.is_empty() {
+            return Ok(self
+                .insert_event(ev, document, record_time)?
+                .map(|seq| (seq, Vec::new())));
         }
         // Both requests go out before either answer is awaited (pipelined).
+        let seq = self.next_seq()?;
         let ins = self.stmt(INSERT_EVENT)?;
         let load = self.stmt(LOAD_UNITS)?;
         let row = EventRow::of(ev);
-        let params = row.params(ev, &document, &record_time);
+        let params = row.params(ev, &document, &record_time, &seq);
         let client = self.client;
         let (r, rows) = self.run(futures_util::future::try_join(
             client.query_opt(&ins, &params),
             client.query(&load, &[&epcs]),
         ))?;
-        let seq = seq_of(r)?;
-        self.insert_event_children(ev, seq)?;
-        Ok((seq, units_in_order(&rows, epcs)?))
-    }
-    fn insert_units_if_new(&mut self, states: &[UnitState]) -> StoreResult<bool> {
-        if let [one] = states {
-            let row = UnitRow::of(one);
-            let n = self.exec(
-                concat!(
-                    "INSERT INTO unit_state (",
-                    unit_cols!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                     ON CONFLICT (epc) DO NOTHING"
-                ),
-                &row.params(),
-            )?;
-            return Ok(n == 1);
+        match self.inserted(ev, seq, seq_of(r)?)? {
+            Some(seq) => Ok(Some((seq, units_in_order(&rows, epcs)?))),
+            None => Ok(None),
         }
-        // COPY cannot skip conflicts: a savepoint (sent with the COPY) undoes it on one.
-        if self.unit_savepoints >= MAX_UNIT_SAVEPOINTS {
-            return Ok(false);
+    }
+
+    /// One round trip: the event, and its units' states through COPY under a savepoint (one
+    /// unit: in the same statement, `ON CONFLICT DO NOTHING`).
+    fn insert_commissioning(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+        states: &dyn Fn(i64) -> Vec<UnitState>,
+    ) -> StoreResult<Commissioned> {
+        let seq = self.next_seq()?;
+        let fresh = states(seq);
+        let row = EventRow::of(ev);
+        let params = row.params(ev, &document, &record_time, &seq);
+        if let [one] = fresh.as_slice() {
+            let unit = UnitRow::of(one);
+            let all: Vec<&(dyn ToSql + Sync)> =
+                params.iter().copied().chain(unit.params()).collect();
+            let r = self.query_opt(INSERT_EVENT_NEW_UNIT, &all)?;
+            let units: Option<i64> = r.map(|r| r.try_get(0)).transpose().map_err(db_err)?;
+            return Ok(match units {
+                None => {
+                    self.seqs.push(seq);
+                    Commissioned::Refused
+                }
+                Some(n) => {
+                    self.insert_event_children(ev, seq)?;
+                    if n == 1 {
+                        Commissioned::Stored
+                    } else {
+                        Commissioned::EventOnly(seq)
+                    }
+                }
+            });
+        }
+        // COPY cannot skip conflicts: a savepoint undoes it on one (and the event with it).
+        if self.unit_savepoints >= MAX_UNIT_SAVEPOINTS || fresh.is_empty() {
+            return Ok(match self.insert_event(ev, document, record_time)? {
+                Some(seq) => Commissioned::EventOnly(seq),
+                None => Commissioned::Refused,
+            });
         }
         self.unit_savepoints += 1;
+        let ins = self.stmt(INSERT_EVENT)?;
         self.defer("SAVEPOINT units");
-        let all: Vec<&UnitState> = states.iter().collect();
-        match self.copy_units(&all) {
-            Ok(n) if n == all.len() as u64 => {
+        let data = copy_data(&fresh);
+        let client = self.client;
+        let (r, copied) = self.with_copy(client.query_opt(&ins, &params), UNITS_COPY, data)?;
+        let undo = |tx: &mut Self| {
+            tx.defer("ROLLBACK TO SAVEPOINT units");
+            tx.defer("RELEASE SAVEPOINT units");
+        };
+        let Some(r) = r.map_err(db_err)? else {
+            // Stored already: whatever the COPY did is undone.
+            undo(self);
+            self.seqs.push(seq);
+            return Ok(Commissioned::Refused);
+        };
+        let _: i64 = r.try_get(0).map_err(db_err)?;
+        match copied {
+            Ok(n) if n == fresh.len() as u64 => {
                 self.defer("RELEASE SAVEPOINT units");
-                Ok(true)
+                self.insert_event_children(ev, seq)?;
+                Ok(Commissioned::Stored)
             }
             Ok(n) => Err(StoreError::Database(format!(
                 "COPY stored {n} of {} new units",
-                all.len()
+                fresh.len()
             ))),
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                self.defer("ROLLBACK TO SAVEPOINT units");
-                self.defer("RELEASE SAVEPOINT units");
-                Ok(false)
+                // Some units are known: the event is written again on its own, with the same
+                // sequence number, and the engine reads and updates the units.
+                undo(self);
+                self.seqs.push(seq);
+                match self.insert_event(ev, document, record_time)? {
+                    Some(seq) => Ok(Commissioned::EventOnly(seq)),
+                    None => Err(StoreError::Database(format!(
+                        "event {} was refused after it had been inserted",
+                        ev.hash_id
+                    ))),
+                }
             }
             Err(e) => Err(db_err(e)),
         }

@@ -314,7 +314,7 @@ impl CaptureTx for SqliteTx<'_> {
         ev: &CaptureEvent,
         document: &str,
         record_time: i64,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Option<i64>> {
         let c = self.conn;
         {
             let mut st = c
@@ -322,33 +322,39 @@ impl CaptureTx for SqliteTx<'_> {
                     "INSERT INTO event (hash_id, event_id, event_type, event_time, tz_offset, record_time, action, \
                      biz_step, disposition, read_point, biz_location, transformation_id, parent_id, empty_delete, \
                      pdisp_set, pdisp_unset, ilmd_lot, ilmd_expiry, err_time, err_reason, document) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .map_err(db_err)?;
-            st.execute(params![
-                ev.hash_id,
-                ev.event_id,
-                ev.event_type.code(),
-                ev.event_time,
-                ev.event_time_zone_offset,
-                record_time,
-                ev.action.map(Action::code),
-                ev.biz_step,
-                ev.disposition,
-                ev.read_point,
-                ev.biz_location,
-                ev.transformation_id,
-                ev.parent_id(),
-                ev.is_empty_delete() as i64,
-                json_list(&ev.persistent_disposition_set),
-                json_list(&ev.persistent_disposition_unset),
-                ev.ilmd_lot,
-                ev.ilmd_expiry,
-                ev.error_declaration.as_ref().map(|e| e.declaration_time),
-                ev.error_declaration.as_ref().and_then(|e| e.reason.clone()),
-                document,
-            ])
-            .map_err(db_err)?;
+            // Stored already (its hash ID or eventID): nothing is written.
+            let inserted = st
+                .execute(params![
+                    ev.hash_id,
+                    ev.event_id,
+                    ev.event_type.code(),
+                    ev.event_time,
+                    ev.event_time_zone_offset,
+                    record_time,
+                    ev.action.map(Action::code),
+                    ev.biz_step,
+                    ev.disposition,
+                    ev.read_point,
+                    ev.biz_location,
+                    ev.transformation_id,
+                    ev.parent_id(),
+                    ev.is_empty_delete() as i64,
+                    json_list(&ev.persistent_disposition_set),
+                    json_list(&ev.persistent_disposition_unset),
+                    ev.ilmd_lot,
+                    ev.ilmd_expiry,
+                    ev.error_declaration.as_ref().map(|e| e.declaration_time),
+                    ev.error_declaration.as_ref().and_then(|e| e.reason.clone()),
+                    document,
+                ])
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Ok(None);
+            }
         }
         let seq = c.last_insert_rowid();
         if !ev.epcs.is_empty() {
@@ -481,7 +487,7 @@ impl CaptureTx for SqliteTx<'_> {
                 .map_err(db_err)?;
             }
         }
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     fn load_unit(&mut self, epc: &str) -> StoreResult<Option<UnitState>> {

@@ -259,8 +259,31 @@ pub async fn duplicate_by_hash<F: StoreFactory>(f: &mut F) {
         .unwrap();
     assert!(matches!(r.outcomes[0], CaptureOutcome::Stored { .. }));
     assert_eq!(r.outcomes[1], CaptureOutcome::Duplicate);
+    // A commissioning of several units, again in the same request, then a new one: the
+    // duplicate writes nothing, and what follows it is stored.
+    let many = obj(4, 3, Action::Add, &[&epc(10), &epc(11), &epc(12)]);
+    let r = s
+        .capture(
+            vec![
+                many.clone(),
+                many,
+                obj(5, 4, Action::Add, &[&epc(13), &epc(14)]),
+            ],
+            CaptureMode::Rollback,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(r.outcomes[0], CaptureOutcome::Stored { .. }));
+    assert_eq!(r.outcomes[1], CaptureOutcome::Duplicate);
+    assert!(matches!(r.outcomes[2], CaptureOutcome::Stored { .. }));
+    for e in [epc(10), epc(11), epc(12), epc(13), epc(14)] {
+        assert_eq!(
+            state(&s, &e).await.last_event_time,
+            T0 + MIN * if e == epc(13) || e == epc(14) { 4 } else { 3 }
+        );
+    }
     let all = s.query_events(&EventQuery::default()).await.unwrap();
-    assert_eq!(all.events.len(), 3);
+    assert_eq!(all.events.len(), 5);
 }
 
 pub async fn conflict_same_event_id<F: StoreFactory>(f: &mut F) {
@@ -295,6 +318,26 @@ pub async fn conflict_same_event_id<F: StoreFactory>(f: &mut F) {
     assert!(s.event_by_hash(&hash(3)).await.unwrap().is_none());
     assert!(s.unit_state(&epc(3)).await.unwrap().is_none());
     assert!(s.unit_state(&epc(2)).await.unwrap().is_none());
+    // A conflicting commissioning of several new units leaves none of them, and what follows
+    // it in the same request is stored.
+    let mut c = obj(4, 2, Action::Add, &[&epc(4), &epc(5)]);
+    c.event_id = Some("urn:uuid:a".into());
+    let r = s
+        .capture(
+            vec![c, obj(5, 3, Action::Add, &[&epc(6), &epc(7)])],
+            CaptureMode::Proceed,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(r.outcomes[0], CaptureOutcome::Conflict { .. }));
+    assert!(matches!(r.outcomes[1], CaptureOutcome::Stored { .. }));
+    assert!(s.event_by_hash(&hash(4)).await.unwrap().is_none());
+    for e in [epc(4), epc(5)] {
+        assert!(s.unit_state(&e).await.unwrap().is_none());
+    }
+    for e in [epc(6), epc(7)] {
+        assert_eq!(state(&s, &e).await.last_event_time, T0 + 3 * MIN);
+    }
 }
 
 fn bad_event(n: u32) -> CaptureEvent {

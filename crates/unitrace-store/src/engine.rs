@@ -14,6 +14,17 @@ use crate::state::{
 };
 use crate::{StoreError, StoreResult};
 
+/// What [`CaptureTx::insert_commissioning`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commissioned {
+    /// Nothing: an event with this hash ID or eventID is stored already.
+    Refused,
+    /// The event and the states of all its units, which were all new.
+    Stored,
+    /// The event (with this sequence number) but none of its units' states: some were known.
+    EventOnly(i64),
+}
+
 /// The operations the engine needs, on one open write transaction.
 pub trait CaptureTx {
     /// Highest recordTime stored so far.
@@ -24,24 +35,48 @@ pub trait CaptureTx {
     fn hash_exists(&mut self, hash_id: &str) -> StoreResult<bool>;
     /// The hash ID stored under this eventID, if any.
     fn hash_of_event_id(&mut self, event_id: &str) -> StoreResult<Option<String>>;
-    /// Insert the event and all its child rows; returns its sequence number.
+    /// Insert the event and all its child rows and return its sequence number; or, if an event
+    /// with its hash ID or its eventID is stored already, write nothing and return None.
     fn insert_event(
         &mut self,
         ev: &CaptureEvent,
         document: &str,
         record_time: i64,
-    ) -> StoreResult<i64>;
-    /// [`CaptureTx::insert_event`], then [`CaptureTx::load_units`] of `epcs` (units the insert
-    /// does not touch); a backend may send both in one round trip.
+    ) -> StoreResult<Option<i64>>;
+    /// [`CaptureTx::insert_event`], then (if it inserted) [`CaptureTx::load_units`] of `epcs`
+    /// (units the insert does not touch); a backend may send both in one round trip.
     fn insert_event_and_load_units(
         &mut self,
         ev: &CaptureEvent,
         document: &str,
         record_time: i64,
         epcs: &[&str],
-    ) -> StoreResult<(i64, Vec<Option<UnitState>>)> {
-        let seq = self.insert_event(ev, document, record_time)?;
-        Ok((seq, self.load_units(epcs)?))
+    ) -> StoreResult<Option<(i64, Vec<Option<UnitState>>)>> {
+        match self.insert_event(ev, document, record_time)? {
+            Some(seq) => Ok(Some((seq, self.load_units(epcs)?))),
+            None => Ok(None),
+        }
+    }
+    /// Insert an event that commissions units (an ObjectEvent ADD) as
+    /// [`CaptureTx::insert_event`] does, together with the states of its units, presumed new:
+    /// `states` gives them for the event's sequence number. If any of them is stored already,
+    /// none of their states is written ([`Commissioned::EventOnly`]). A backend may send it all
+    /// in one round trip.
+    fn insert_commissioning(
+        &mut self,
+        ev: &CaptureEvent,
+        document: &str,
+        record_time: i64,
+        states: &dyn Fn(i64) -> Vec<UnitState>,
+    ) -> StoreResult<Commissioned> {
+        let Some(seq) = self.insert_event(ev, document, record_time)? else {
+            return Ok(Commissioned::Refused);
+        };
+        Ok(if self.insert_units_if_new(&states(seq))? {
+            Commissioned::Stored
+        } else {
+            Commissioned::EventOnly(seq)
+        })
     }
     /// Insert the states of units believed new and return true; or, if any of them is already
     /// stored, write none of them and return false (the engine then reads and updates them as
@@ -497,17 +532,6 @@ fn capture_one<T: CaptureTx>(
     doc: &str,
     record_time: i64,
 ) -> StoreResult<CaptureOutcome> {
-    if tx.hash_exists(&ev.hash_id)? {
-        return Ok(CaptureOutcome::Duplicate);
-    }
-    if let Some(id) = &ev.event_id {
-        if let Some(stored) = tx.hash_of_event_id(id)? {
-            return Ok(CaptureOutcome::Conflict {
-                event_id: id.clone(),
-                stored_hash_id: stored,
-            });
-        }
-    }
     // Group roles per EPC (an EPC may appear in several lists of one event).
     let mut units: Vec<(&str, RoleSet)> = Vec::with_capacity(ev.epcs.len());
     if ev.epcs.len() <= 1 {
@@ -534,19 +558,26 @@ fn capture_one<T: CaptureTx>(
     // written, and they are read and updated as for any other event.
     let commissions = ev.event_type == EventType::ObjectEvent && ev.action == Some(Action::Add);
     let (seq, loaded) = if commissions && !units.is_empty() {
-        let seq = tx.insert_event(ev, doc, record_time)?;
-        let facts = EventFacts::of(ev, seq);
-        let fresh: Vec<UnitState> = units
-            .iter()
-            .map(|(epc, roles)| new_unit(epc, &facts, *roles))
-            .collect();
-        if tx.insert_units_if_new(&fresh)? {
-            add_class_stock(tx, ev)?;
-            return Ok(CaptureOutcome::Stored { record_time });
+        let fresh = |seq: i64| {
+            let facts = EventFacts::of(ev, seq);
+            units
+                .iter()
+                .map(|(epc, roles)| new_unit(epc, &facts, *roles))
+                .collect()
+        };
+        match tx.insert_commissioning(ev, doc, record_time, &fresh)? {
+            Commissioned::Refused => return refused(tx, ev),
+            Commissioned::Stored => {
+                add_class_stock(tx, ev)?;
+                return Ok(CaptureOutcome::Stored { record_time });
+            }
+            Commissioned::EventOnly(seq) => (seq, tx.load_units(&epcs)?),
         }
-        (seq, tx.load_units(&epcs)?)
     } else {
-        tx.insert_event_and_load_units(ev, doc, record_time, &epcs)?
+        match tx.insert_event_and_load_units(ev, doc, record_time, &epcs)? {
+            Some(inserted) => inserted,
+            None => return refused(tx, ev),
+        }
     };
     let facts = EventFacts::of(ev, seq);
     // Packing into a parent that a later (in event time) empty DELETE already emptied: the
@@ -596,6 +627,26 @@ fn capture_one<T: CaptureTx>(
     }
     add_class_stock(tx, ev)?;
     Ok(CaptureOutcome::Stored { record_time })
+}
+
+/// Why the store refused to insert an event: it is stored already (a duplicate), or its eventID
+/// is stored with another hash ID (a conflict).
+fn refused<T: CaptureTx>(tx: &mut T, ev: &CaptureEvent) -> StoreResult<CaptureOutcome> {
+    if tx.hash_exists(&ev.hash_id)? {
+        return Ok(CaptureOutcome::Duplicate);
+    }
+    if let Some(id) = &ev.event_id {
+        if let Some(stored) = tx.hash_of_event_id(id)? {
+            return Ok(CaptureOutcome::Conflict {
+                event_id: id.clone(),
+                stored_hash_id: stored,
+            });
+        }
+    }
+    Err(StoreError::Database(format!(
+        "the store refused event {} as already stored, but holds neither its hash ID nor its eventID",
+        ev.hash_id
+    )))
 }
 
 /// The state of a unit first seen in this event.
