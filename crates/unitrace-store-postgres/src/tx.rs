@@ -362,20 +362,25 @@ impl<'a> PgTx<'a> {
         self.run(client.query(&s, params))
     }
 
-    /// `before` (a statement already encoded against `self.client`), then one `COPY ... FROM
-    /// STDIN` (text format) of `data`, preceded by the deferred statements, all sent before any
-    /// answer is awaited; the results of `before` and of the COPY (an error in the deferred
-    /// statements is returned as such).
+    /// `before` (a statement not yet polled), then one `COPY ... FROM STDIN` (text format) of
+    /// the rows `data` builds, preceded by the deferred statements; all are sent before any answer
+    /// is awaited, and `data` builds the rows while the server works through them. Returns the
+    /// results of `before` and of the COPY (an error in the deferred statements is returned as
+    /// such).
     fn with_copy<T>(
         &mut self,
         before: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
         sql: &'static str,
-        data: String,
+        data: impl FnOnce() -> String,
     ) -> StoreResult<(
         Result<T, tokio_postgres::Error>,
         Result<u64, tokio_postgres::Error>,
     )> {
         use futures_util::SinkExt;
+        use std::future::Future as _;
+        use std::task::Poll;
+        // Prepared once, so that each COPY costs no Parse round trip of its own.
+        let stmt = self.stmt(sql)?;
         let client = self.client;
         let pending = std::mem::take(&mut self.pending);
         let batch = async {
@@ -385,7 +390,17 @@ impl<'a> PgTx<'a> {
             client.batch_execute(&pending).await
         };
         let copy = async move {
-            let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
+            let start = client.copy_in::<_, bytes::Bytes>(&stmt);
+            futures_util::pin_mut!(start);
+            // Its first poll sends the COPY; yielding lets the connection task write it out
+            // (after `before`), and the rows are built while the server runs what precedes it.
+            let early = std::future::poll_fn(|cx| Poll::Ready(start.as_mut().poll(cx))).await;
+            tokio::task::yield_now().await;
+            let data = data();
+            let sink = match early {
+                Poll::Ready(r) => r?,
+                Poll::Pending => start.await?,
+            };
             futures_util::pin_mut!(sink);
             sink.send(bytes::Bytes::from(data)).await?;
             sink.finish().await
@@ -402,7 +417,7 @@ impl<'a> PgTx<'a> {
     /// where an INSERT from arrays costs about twice as much per row.
     fn insert_new_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
         let ready = futures_util::future::ready(Ok::<(), tokio_postgres::Error>(()));
-        let (_, n) = self.with_copy(ready, UNITS_COPY, copy_data(states))?;
+        let (_, n) = self.with_copy(ready, UNITS_COPY, || copy_data(states))?;
         let n = n.map_err(db_err)?;
         if n != states.len() as u64 {
             return Err(StoreError::Database(format!(
@@ -592,10 +607,16 @@ impl CaptureTx for PgTx<'_> {
         states: &dyn Fn(i64) -> Vec<UnitState>,
     ) -> StoreResult<Commissioned> {
         let seq = self.next_seq()?;
-        let fresh = states(seq);
         let row = EventRow::of(ev);
         let params = row.params(ev, &document, &record_time, &seq);
-        if let [one] = fresh.as_slice() {
+        if ev.epcs.len() == 1 {
+            let fresh = states(seq);
+            let [one] = fresh.as_slice() else {
+                return Err(StoreError::Database(format!(
+                    "{} unit states for an event of one EPC",
+                    fresh.len()
+                )));
+            };
             let unit = UnitRow::of(one);
             let all: Vec<&(dyn ToSql + Sync)> =
                 params.iter().copied().chain(unit.params()).collect();
@@ -617,7 +638,8 @@ impl CaptureTx for PgTx<'_> {
             });
         }
         // COPY cannot skip conflicts: a savepoint undoes it on one (and the event with it).
-        if self.unit_savepoints >= MAX_UNIT_SAVEPOINTS || fresh.is_empty() {
+        if self.unit_savepoints >= MAX_UNIT_SAVEPOINTS || ev.epcs.is_empty() {
+            self.seqs.push(seq);
             return Ok(match self.insert_event(ev, document, record_time)? {
                 Some(seq) => Commissioned::EventOnly(seq),
                 None => Commissioned::Refused,
@@ -626,9 +648,16 @@ impl CaptureTx for PgTx<'_> {
         self.unit_savepoints += 1;
         let ins = self.stmt(INSERT_EVENT)?;
         self.defer("SAVEPOINT units");
-        let data = copy_data(&fresh);
+        // The units' rows are built while the server inserts the event.
+        let units = std::cell::Cell::new(0u64);
+        let data = || {
+            let fresh = states(seq);
+            units.set(fresh.len() as u64);
+            copy_data(&fresh)
+        };
         let client = self.client;
         let (r, copied) = self.with_copy(client.query_opt(&ins, &params), UNITS_COPY, data)?;
+        let units = units.get();
         let undo = |tx: &mut Self| {
             tx.defer("ROLLBACK TO SAVEPOINT units");
             tx.defer("RELEASE SAVEPOINT units");
@@ -641,14 +670,13 @@ impl CaptureTx for PgTx<'_> {
         };
         let _: i64 = r.try_get(0).map_err(db_err)?;
         match copied {
-            Ok(n) if n == fresh.len() as u64 => {
+            Ok(n) if n == units => {
                 self.defer("RELEASE SAVEPOINT units");
                 self.insert_event_children(ev, seq)?;
                 Ok(Commissioned::Stored)
             }
             Ok(n) => Err(StoreError::Database(format!(
-                "COPY stored {n} of {} new units",
-                fresh.len()
+                "COPY stored {n} of {units} new units"
             ))),
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
                 // Some units are known: the event is written again on its own, with the same
