@@ -96,7 +96,16 @@ struct EventRow<'e> {
 }
 
 impl<'e> EventRow<'e> {
+    /// The event's row, and its EPC rows for [`INSERT_EVENT`] to write.
     fn of(ev: &'e CaptureEvent) -> Self {
+        let mut row = Self::bare(ev);
+        row.epcs = ev.epcs.iter().map(|(_, e)| e.as_str()).collect();
+        row.roles = ev.epcs.iter().map(|(r, _)| r.code()).collect();
+        row
+    }
+
+    /// The event's row only: [`INSERT_EVENT`] writes no EPC rows.
+    fn bare(ev: &'e CaptureEvent) -> Self {
         EventRow {
             type_code: ev.event_type.code(),
             action: ev.action.map(Action::code),
@@ -106,8 +115,8 @@ impl<'e> EventRow<'e> {
             punset: json_list(&ev.persistent_disposition_unset),
             err_time: ev.error_declaration.as_ref().map(|e| e.declaration_time),
             err_reason: ev.error_declaration.as_ref().and_then(|e| e.reason.clone()),
-            epcs: ev.epcs.iter().map(|(_, e)| e.as_str()).collect(),
-            roles: ev.epcs.iter().map(|(r, _)| r.code()).collect(),
+            epcs: Vec::new(),
+            roles: Vec::new(),
         }
     }
 
@@ -196,6 +205,44 @@ fn seq_of(row: Option<Row>) -> StoreResult<Option<i64>> {
 }
 
 const UNITS_COPY: &str = concat!("COPY unit_state (", unit_cols!(), ") FROM STDIN");
+
+const EPCS_COPY: &str = "COPY event_epc (epc, event_time, event_seq, role) FROM STDIN";
+
+/// One `COPY ... FROM STDIN` (text format, prepared: no Parse round trip) of the rows `data`
+/// builds. Its first poll sends the COPY; it then yields, so that the connection task writes it
+/// out behind what was sent before it, and builds the rows while the server works through that.
+async fn copy_rows(
+    client: &Client,
+    stmt: Statement,
+    data: impl FnOnce() -> String,
+) -> Result<u64, tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    use std::future::Future as _;
+    use std::task::Poll;
+    let start = client.copy_in::<_, bytes::Bytes>(&stmt);
+    futures_util::pin_mut!(start);
+    let early = std::future::poll_fn(|cx| Poll::Ready(start.as_mut().poll(cx))).await;
+    tokio::task::yield_now().await;
+    let data = data();
+    let sink = match early {
+        Poll::Ready(r) => r?,
+        Poll::Pending => start.await?,
+    };
+    futures_util::pin_mut!(sink);
+    sink.send(bytes::Bytes::from(data)).await?;
+    sink.finish().await
+}
+
+/// An event's `event_epc` rows as the text data of [`EPCS_COPY`].
+fn epc_copy_data(ev: &CaptureEvent, seq: i64) -> String {
+    use std::fmt::Write as _;
+    let mut data = String::with_capacity(ev.epcs.len() * 64);
+    for (role, epc) in &ev.epcs {
+        copy_field(&mut data, Some(epc));
+        let _ = writeln!(data, "\t{}\t{seq}\t{}", ev.event_time, role.code());
+    }
+    data
+}
 
 /// Unit rows as the text data of [`UNITS_COPY`].
 fn copy_data<S: std::borrow::Borrow<UnitState>>(states: &[S]) -> String {
@@ -362,62 +409,28 @@ impl<'a> PgTx<'a> {
         self.run(client.query(&s, params))
     }
 
-    /// `before` (a statement not yet polled), then one `COPY ... FROM STDIN` (text format) of
-    /// the rows `data` builds, preceded by the deferred statements; all are sent before any answer
-    /// is awaited, and `data` builds the rows while the server works through them. Returns the
-    /// results of `before` and of the COPY (an error in the deferred statements is returned as
-    /// such).
-    fn with_copy<T>(
+    /// The deferred statements, as one future to poll first (ready at once if there are none).
+    fn send_pending(
         &mut self,
-        before: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
-        sql: &'static str,
-        data: impl FnOnce() -> String,
-    ) -> StoreResult<(
-        Result<T, tokio_postgres::Error>,
-        Result<u64, tokio_postgres::Error>,
-    )> {
-        use futures_util::SinkExt;
-        use std::future::Future as _;
-        use std::task::Poll;
-        // Prepared once, so that each COPY costs no Parse round trip of its own.
-        let stmt = self.stmt(sql)?;
+    ) -> impl std::future::Future<Output = Result<(), tokio_postgres::Error>> + 'a {
         let client = self.client;
         let pending = std::mem::take(&mut self.pending);
-        let batch = async {
+        async move {
             if pending.is_empty() {
                 return Ok(());
             }
             client.batch_execute(&pending).await
-        };
-        let copy = async move {
-            let start = client.copy_in::<_, bytes::Bytes>(&stmt);
-            futures_util::pin_mut!(start);
-            // Its first poll sends the COPY; yielding lets the connection task write it out
-            // (after `before`), and the rows are built while the server runs what precedes it.
-            let early = std::future::poll_fn(|cx| Poll::Ready(start.as_mut().poll(cx))).await;
-            tokio::task::yield_now().await;
-            let data = data();
-            let sink = match early {
-                Poll::Ready(r) => r?,
-                Poll::Pending => start.await?,
-            };
-            futures_util::pin_mut!(sink);
-            sink.send(bytes::Bytes::from(data)).await?;
-            sink.finish().await
-        };
-        // tokio-postgres sends requests in the order their futures are first polled.
-        let (a, b, c) = self
-            .rt
-            .block_on(futures_util::future::join3(batch, before, copy));
-        a.map_err(db_err)?;
-        Ok((b, c))
+        }
     }
 
     /// Inserts units known to be new (no row yet): COPY, which PostgreSQL writes in batches,
     /// where an INSERT from arrays costs about twice as much per row.
     fn insert_new_units(&mut self, states: &[&UnitState]) -> StoreResult<()> {
-        let ready = futures_util::future::ready(Ok::<(), tokio_postgres::Error>(()));
-        let (_, n) = self.with_copy(ready, UNITS_COPY, || copy_data(states))?;
+        let stmt = self.stmt(UNITS_COPY)?;
+        let pending = self.send_pending();
+        let copy = copy_rows(self.client, stmt, || copy_data(states));
+        let (a, n) = self.rt.block_on(futures_util::future::join(pending, copy));
+        a.map_err(db_err)?;
         let n = n.map_err(db_err)?;
         if n != states.len() as u64 {
             return Err(StoreError::Database(format!(
@@ -597,8 +610,8 @@ impl CaptureTx for PgTx<'_> {
         }
     }
 
-    /// One round trip: the event, and its units' states through COPY under a savepoint (one
-    /// unit: in the same statement, `ON CONFLICT DO NOTHING`).
+    /// One round trip: the event, its EPC rows and its units' states, the two by COPY under a
+    /// savepoint (one unit: all in one statement, the unit `ON CONFLICT DO NOTHING`).
     fn insert_commissioning(
         &mut self,
         ev: &CaptureEvent,
@@ -607,9 +620,9 @@ impl CaptureTx for PgTx<'_> {
         states: &dyn Fn(i64) -> Vec<UnitState>,
     ) -> StoreResult<Commissioned> {
         let seq = self.next_seq()?;
-        let row = EventRow::of(ev);
-        let params = row.params(ev, &document, &record_time, &seq);
         if ev.epcs.len() == 1 {
+            let row = EventRow::of(ev);
+            let params = row.params(ev, &document, &record_time, &seq);
             let fresh = states(seq);
             let [one] = fresh.as_slice() else {
                 return Err(StoreError::Database(format!(
@@ -647,16 +660,27 @@ impl CaptureTx for PgTx<'_> {
         }
         self.unit_savepoints += 1;
         let ins = self.stmt(INSERT_EVENT)?;
+        let epc_copy = self.stmt(EPCS_COPY)?;
+        let unit_copy = self.stmt(UNITS_COPY)?;
         self.defer("SAVEPOINT units");
-        // The units' rows are built while the server inserts the event.
+        let row = EventRow::bare(ev);
+        let params = row.params(ev, &document, &record_time, &seq);
+        // Rows are built while the server works through what was sent before them.
         let units = std::cell::Cell::new(0u64);
-        let data = || {
+        let unit_data = || {
             let fresh = states(seq);
             units.set(fresh.len() as u64);
             copy_data(&fresh)
         };
         let client = self.client;
-        let (r, copied) = self.with_copy(client.query_opt(&ins, &params), UNITS_COPY, data)?;
+        let pending = self.send_pending();
+        let (sent, r, epcs, copied) = self.rt.block_on(futures_util::future::join4(
+            pending,
+            client.query_opt(&ins, &params),
+            copy_rows(client, epc_copy, || epc_copy_data(ev, seq)),
+            copy_rows(client, unit_copy, unit_data),
+        ));
+        sent.map_err(db_err)?;
         let units = units.get();
         let undo = |tx: &mut Self| {
             tx.defer("ROLLBACK TO SAVEPOINT units");
@@ -669,6 +693,13 @@ impl CaptureTx for PgTx<'_> {
             return Ok(Commissioned::Refused);
         };
         let _: i64 = r.try_get(0).map_err(db_err)?;
+        let epcs = epcs.map_err(db_err)?;
+        if epcs != ev.epcs.len() as u64 {
+            return Err(StoreError::Database(format!(
+                "COPY stored {epcs} of {} EPC rows",
+                ev.epcs.len()
+            )));
+        }
         match copied {
             Ok(n) if n == units => {
                 self.defer("RELEASE SAVEPOINT units");
